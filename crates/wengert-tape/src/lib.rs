@@ -1,0 +1,48 @@
+//! The wengert engine: reverse-mode automatic differentiation on a Wengert tape.
+//!
+//! A [`Tape`] records every operation as one node in a `Vec`, with its value in one flat
+//! arena. [`Tape::backward`] sweeps the nodes once, last to first, and returns the
+//! [`Gradients`] of every trainable leaf. Handles ([`Var`]) are `Copy` and read like maths.
+//!
+//! ```
+//! use wengert_tape::{Tape, Tensor};
+//!
+//! // The 2-3-1 sigmoid network of the notes (6a): one sample, E = 1/2 (target - Y)^2.
+//! let tape = Tape::<f64>::new();
+//! let x = tape.constant(&Tensor::from_rows(&[[0.4, 0.5]]));
+//! let w = tape.var(&Tensor::from_rows(&[[0.1, 0.3, 0.5], [0.2, 0.4, 0.6]]));
+//! let b1 = tape.var(&Tensor::from_slice(&[0.1, 0.2, 0.3]));
+//! let v = tape.var(&Tensor::from_rows(&[[0.1], [0.2], [0.3]]));
+//! let b2 = tape.var(&Tensor::from_slice(&[0.1]));
+//! let h = x.matmul(w).add_bias(b1).sigmoid();
+//! let y = h.matmul(v).add_bias(b2).sigmoid();
+//! let e = 0.5 * (1.0 - y).powi(2).sum();
+//! let grads = tape.backward(e);
+//! assert!((e.value() - 0.0723034528622).abs() < 1e-12);
+//! assert!((grads.wrt_slice(b2)[0] + 0.0896169272249).abs() < 1e-12);
+//! ```
+//!
+//! Gradient checking by central differences is in [`check`].
+
+pub mod check;
+mod operators;
+mod ops;
+mod real;
+mod shape;
+mod sweep;
+mod tape;
+mod tensor;
+mod var;
+
+pub use real::Real;
+pub use shape::Shape;
+pub use sweep::Gradients;
+pub use tape::{Leaf, Tape};
+pub use tensor::Tensor;
+pub use var::Var;
+
+/// The names most programs need: `use wengert_tape::prelude::*;`.
+pub mod prelude {
+    pub use crate::check::{assert_gradients, check_gradients, GradCheck, Tolerance};
+    pub use crate::{Gradients, Real, Shape, Tape, Tensor, Var};
+}

@@ -1,0 +1,408 @@
+//! Scalar arithmetic, elementwise: `+ - * /` between values of equal shape or with a
+//! scalar on either side, a plain number on either side, and neg, powi, powf, exp, ln, sqrt.
+//!
+//! Subtraction and division by a plain number are recorded as one node each (no constant
+//! leaf is made for the number). A scalar broadcast over a tensor gets the sum of the
+//! contributions of every element it met.
+
+use super::{check_shapes, map_backward, map_forward, BackwardContext, ElementwiseRule, Op};
+use crate::{Real, Var};
+
+/// `a (op) b`, elementwise.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Binary {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+impl Binary {
+    pub fn name(self) -> &'static str {
+        match self {
+            Binary::Add => "add",
+            Binary::Sub => "sub",
+            Binary::Mul => "mul",
+            Binary::Div => "div",
+        }
+    }
+
+    #[inline(always)]
+    fn f<T: Real>(self, a: T, b: T) -> T {
+        match self {
+            Binary::Add => a + b,
+            Binary::Sub => a - b,
+            Binary::Mul => a * b,
+            Binary::Div => a / b,
+        }
+    }
+
+    /// The partial derivatives `(dy/da, dy/db)` at `(a, b)`, with `y = a (op) b`:
+    /// d(a + b) = (1, 1); d(a - b) = (1, -1); d(a b) = (b, a); d(a / b) = (1/b, -y/b).
+    #[inline(always)]
+    fn partials<T: Real>(self, a: T, b: T, y: T) -> (T, T) {
+        match self {
+            Binary::Add => (T::one(), T::one()),
+            Binary::Sub => (T::one(), -T::one()),
+            Binary::Mul => (b, a),
+            Binary::Div => (T::one() / b, -y / b),
+        }
+    }
+}
+
+/// Records `a (op) b`: equal shapes, or a scalar (rank 0) on one side broadcast over the other.
+#[track_caller]
+pub(crate) fn binary<'t, T: Real>(op: Binary, a: Var<'t, T>, b: Var<'t, T>) -> Var<'t, T> {
+    let (sa, sb) = (a.shape(), b.shape());
+    let shape = if sa == sb || sb.is_scalar() {
+        sa
+    } else if sa.is_scalar() {
+        sb
+    } else {
+        check_shapes(false, op.name(), || {
+            format!("shapes {sa} and {sb} differ (elementwise ops need equal shapes, or a scalar on one side)")
+        });
+        unreachable!()
+    };
+    a.tape.record(Op::Binary(op), [a, b], shape, 0, |[x, y], out| {
+        let (step_x, step_y) = (usize::from(x.len() > 1), usize::from(y.len() > 1));
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = op.f(x[i * step_x], y[i * step_y]);
+        }
+    })
+}
+
+pub(crate) fn binary_backward<T: Real>(op: Binary, ctx: &mut BackwardContext<'_, T>) {
+    let (a, b, y, g) = (ctx.input(0), ctx.input(1), ctx.output(), ctx.upstream);
+    let (step_a, step_b) = (usize::from(a.len() > 1), usize::from(b.len() > 1));
+    let partial = |i: usize| op.partials(a[i * step_a], b[i * step_b], y[i]);
+    if let Some(a_adjoint) = ctx.adjoint(0) {
+        accumulate(a_adjoint, g, |i| partial(i).0);
+    }
+    if let Some(b_adjoint) = ctx.adjoint(1) {
+        accumulate(b_adjoint, g, |i| partial(i).1);
+    }
+}
+
+/// Adds `upstream[i] * local(i)` into `adjoint[i]`, or, for an input broadcast from one
+/// element, their sum into `adjoint[0]`.
+fn accumulate<T: Real>(adjoint: &mut [T], upstream: &[T], local: impl Fn(usize) -> T) {
+    if adjoint.len() == upstream.len() {
+        for (i, (a, &g)) in adjoint.iter_mut().zip(upstream).enumerate() {
+            *a = *a + g * local(i);
+        }
+    } else {
+        let total = upstream.iter().enumerate().fold(T::zero(), |sum, (i, &g)| sum + g * local(i));
+        adjoint[0] = adjoint[0] + total;
+    }
+}
+
+/// A function of one value with the constants it needs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum UnaryMath<T> {
+    Neg,
+    Exp,
+    Ln,
+    Sqrt,
+    Powi(i32),
+    Powf(T),
+    /// `x + c` (and `x - c`, recorded as `x + (-c)`, which IEEE arithmetic makes identical).
+    AddConst(T),
+    MulConst(T),
+    DivConst(T),
+    /// `c - x`.
+    ConstSub(T),
+    /// `c / x`.
+    ConstDiv(T),
+}
+
+impl<T> UnaryMath<T> {
+    pub fn name(&self) -> &'static str {
+        match self {
+            UnaryMath::Neg => "neg",
+            UnaryMath::Exp => "exp",
+            UnaryMath::Ln => "ln",
+            UnaryMath::Sqrt => "sqrt",
+            UnaryMath::Powi(_) => "powi",
+            UnaryMath::Powf(_) => "powf",
+            UnaryMath::AddConst(_) => "add_scalar",
+            UnaryMath::MulConst(_) => "mul_scalar",
+            UnaryMath::DivConst(_) => "div_scalar",
+            UnaryMath::ConstSub(_) => "scalar_sub",
+            UnaryMath::ConstDiv(_) => "scalar_div",
+        }
+    }
+}
+
+macro_rules! dispatch_unary {
+    ($op:expr, $rule:ident => $body:expr) => {
+        match $op {
+            UnaryMath::Neg => {
+                let $rule = Neg;
+                $body
+            }
+            UnaryMath::Exp => {
+                let $rule = Exp;
+                $body
+            }
+            UnaryMath::Ln => {
+                let $rule = Ln;
+                $body
+            }
+            UnaryMath::Sqrt => {
+                let $rule = Sqrt;
+                $body
+            }
+            UnaryMath::Powi(n) => {
+                let $rule = Powi(n);
+                $body
+            }
+            UnaryMath::Powf(p) => {
+                let $rule = Powf(p);
+                $body
+            }
+            UnaryMath::AddConst(c) => {
+                let $rule = AddConst(c);
+                $body
+            }
+            UnaryMath::MulConst(c) => {
+                let $rule = MulConst(c);
+                $body
+            }
+            UnaryMath::DivConst(c) => {
+                let $rule = DivConst(c);
+                $body
+            }
+            UnaryMath::ConstSub(c) => {
+                let $rule = ConstSub(c);
+                $body
+            }
+            UnaryMath::ConstDiv(c) => {
+                let $rule = ConstDiv(c);
+                $body
+            }
+        }
+    };
+}
+
+#[track_caller]
+pub(crate) fn unary<'t, T: Real>(op: UnaryMath<T>, x: Var<'t, T>) -> Var<'t, T> {
+    let shape = x.shape();
+    x.tape.record(Op::Unary(op), [x], shape, 0, |[x], out| dispatch_unary!(op, rule => map_forward(rule, x, out)))
+}
+
+pub(crate) fn unary_backward<T: Real>(op: UnaryMath<T>, ctx: &mut BackwardContext<'_, T>) {
+    let (x, y, g) = (ctx.input(0), ctx.output(), ctx.upstream);
+    if let Some(x_adjoint) = ctx.adjoint(0) {
+        dispatch_unary!(op, rule => map_backward(rule, x, y, g, x_adjoint));
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Neg;
+impl<T: Real> ElementwiseRule<T> for Neg {
+    fn f(self, x: T) -> T {
+        -x
+    }
+    /// d(-x) = -1.
+    fn df(self, _x: T, _y: T) -> T {
+        -T::one()
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Exp;
+impl<T: Real> ElementwiseRule<T> for Exp {
+    fn f(self, x: T) -> T {
+        x.exp()
+    }
+    /// exp' = exp; reads the output y.
+    fn df(self, _x: T, y: T) -> T {
+        y
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Ln;
+impl<T: Real> ElementwiseRule<T> for Ln {
+    fn f(self, x: T) -> T {
+        x.ln()
+    }
+    /// ln' x = 1/x; reads the input.
+    fn df(self, x: T, _y: T) -> T {
+        x.recip()
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Sqrt;
+impl<T: Real> ElementwiseRule<T> for Sqrt {
+    fn f(self, x: T) -> T {
+        x.sqrt()
+    }
+    /// sqrt' x = 1 / (2 sqrt x); reads the output y.
+    fn df(self, _x: T, y: T) -> T {
+        (y + y).recip()
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Powi(i32);
+impl<T: Real> ElementwiseRule<T> for Powi {
+    fn f(self, x: T) -> T {
+        x.powi(self.0)
+    }
+    /// (x^n)' = n x^(n-1), and 0 for n = 0; reads the input.
+    fn df(self, x: T, _y: T) -> T {
+        if self.0 == 0 {
+            T::zero()
+        } else {
+            T::lit(f64::from(self.0)) * x.powi(self.0 - 1)
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Powf<T>(T);
+impl<T: Real> ElementwiseRule<T> for Powf<T> {
+    fn f(self, x: T) -> T {
+        x.powf(self.0)
+    }
+    /// (x^p)' = p x^(p-1), and 0 for p = 0; reads the input.
+    fn df(self, x: T, _y: T) -> T {
+        if self.0 == T::zero() {
+            T::zero()
+        } else {
+            self.0 * x.powf(self.0 - T::one())
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct AddConst<T>(T);
+impl<T: Real> ElementwiseRule<T> for AddConst<T> {
+    fn f(self, x: T) -> T {
+        x + self.0
+    }
+    /// d(x + c) = 1.
+    fn df(self, _x: T, _y: T) -> T {
+        T::one()
+    }
+}
+
+#[derive(Clone, Copy)]
+struct MulConst<T>(T);
+impl<T: Real> ElementwiseRule<T> for MulConst<T> {
+    fn f(self, x: T) -> T {
+        x * self.0
+    }
+    /// d(c x) = c.
+    fn df(self, _x: T, _y: T) -> T {
+        self.0
+    }
+}
+
+#[derive(Clone, Copy)]
+struct DivConst<T>(T);
+impl<T: Real> ElementwiseRule<T> for DivConst<T> {
+    fn f(self, x: T) -> T {
+        x / self.0
+    }
+    /// d(x / c) = 1/c.
+    fn df(self, _x: T, _y: T) -> T {
+        self.0.recip()
+    }
+}
+
+#[derive(Clone, Copy)]
+struct ConstSub<T>(T);
+impl<T: Real> ElementwiseRule<T> for ConstSub<T> {
+    fn f(self, x: T) -> T {
+        self.0 - x
+    }
+    /// d(c - x) = -1.
+    fn df(self, _x: T, _y: T) -> T {
+        -T::one()
+    }
+}
+
+#[derive(Clone, Copy)]
+struct ConstDiv<T>(T);
+impl<T: Real> ElementwiseRule<T> for ConstDiv<T> {
+    fn f(self, x: T) -> T {
+        self.0 / x
+    }
+    /// d(c / x) = -c/x^2 = -y/x; reads both.
+    fn df(self, x: T, y: T) -> T {
+        -y / x
+    }
+}
+
+impl<'t, T: Real> Var<'t, T> {
+    /// `x^n` for an integer `n`, elementwise. Derivative `n x^(n-1)`.
+    ///
+    /// ```
+    /// use wengert_tape::Tape;
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.var(3.0);
+    /// let y = x.powi(2);
+    /// assert_eq!((y.value(), tape.backward(y).wrt(x)), (9.0, 6.0));
+    /// ```
+    #[track_caller]
+    pub fn powi(self, n: i32) -> Self {
+        unary(UnaryMath::Powi(n), self)
+    }
+
+    /// `x^p` for a constant real `p`, elementwise. Derivative `p x^(p-1)`.
+    ///
+    /// ```
+    /// use wengert_tape::Tape;
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.var(4.0);
+    /// let y = x.powf(1.5);
+    /// assert_eq!((y.value(), tape.backward(y).wrt(x)), (8.0, 3.0));
+    /// ```
+    #[track_caller]
+    pub fn powf(self, p: T) -> Self {
+        unary(UnaryMath::Powf(p), self)
+    }
+
+    /// `e^x`, elementwise. Derivative `e^x` (read from the output).
+    ///
+    /// ```
+    /// use wengert_tape::Tape;
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.var(0.0);
+    /// assert_eq!(tape.backward(x.exp()).wrt(x), 1.0);
+    /// ```
+    #[track_caller]
+    pub fn exp(self) -> Self {
+        unary(UnaryMath::Exp, self)
+    }
+
+    /// The natural logarithm, elementwise. Derivative `1/x`. `ln` of a negative is NaN.
+    ///
+    /// ```
+    /// use wengert_tape::Tape;
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.var(4.0);
+    /// assert_eq!(tape.backward(x.ln()).wrt(x), 0.25);
+    /// ```
+    #[track_caller]
+    pub fn ln(self) -> Self {
+        unary(UnaryMath::Ln, self)
+    }
+
+    /// The square root, elementwise. Derivative `1 / (2 sqrt x)` (read from the output).
+    ///
+    /// ```
+    /// use wengert_tape::Tape;
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.var(4.0);
+    /// assert_eq!(tape.backward(x.sqrt()).wrt(x), 0.25);
+    /// ```
+    #[track_caller]
+    pub fn sqrt(self) -> Self {
+        unary(UnaryMath::Sqrt, self)
+    }
+}

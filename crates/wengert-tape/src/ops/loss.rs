@@ -1,0 +1,221 @@
+//! Losses, each reduced to a scalar by a mean: cross-entropy from probabilities (F7, F8),
+//! fused softmax cross-entropy from logits (F11), binary cross-entropy from logits (F10)
+//! and mean squared error (F14).
+//!
+//! A mean's 1/N is applied once, here, in the loss's own backward rule; nothing upstream
+//! divides again (notes section 4, note 1).
+
+use super::activation::stable_sigmoid;
+use super::softmax::softmax_row;
+use super::{check_shapes, BackwardContext, Op};
+use crate::{Real, Shape, Var};
+
+#[track_caller]
+fn check_same_shape(op: &str, what: &str, a: Shape, b: Shape) {
+    check_shapes(a == b, op, || format!("{what} {a} and targets {b} differ in shape"));
+}
+
+/// Sum of `g * local(i)` added into `adjoint[i]`: the common tail of every loss rule.
+fn add_scaled<T: Real>(adjoint: &mut [T], scale: T, local: impl Fn(usize) -> T) {
+    for (i, a) in adjoint.iter_mut().enumerate() {
+        *a = *a + scale * local(i);
+    }
+}
+
+pub(crate) fn cross_entropy_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
+    let rows = T::lit(ctx.input_shape(0).rows() as f64);
+    let (p, y) = (ctx.input(0), ctx.input(1));
+    let scale = ctx.upstream[0] / rows;
+    // dL/dp = -y / p, over N rows (F8); a zero target contributes nothing, even where p = 0.
+    if let Some(p_adjoint) = ctx.adjoint(0) {
+        add_scaled(p_adjoint, scale, |i| if y[i] == T::zero() { T::zero() } else { -y[i] / p[i] });
+    }
+    // dL/dy = -log p, over N rows.
+    if let Some(y_adjoint) = ctx.adjoint(1) {
+        add_scaled(y_adjoint, scale, |i| -p[i].ln());
+    }
+}
+
+pub(crate) fn softmax_cross_entropy_backward<T: Real>(labels_start: usize, ctx: &mut BackwardContext<'_, T>) {
+    let shape = ctx.input_shape(0);
+    let (rows, cols) = (shape.rows(), shape.cols());
+    let probabilities = ctx.scratch(rows * cols);
+    let labels = &ctx.labels[labels_start..labels_start + rows];
+    let scale = ctx.upstream[0] / T::lit(rows as f64);
+    let Some(z_adjoint) = ctx.adjoint(0) else { return };
+    // dL/dz = (softmax(z) - onehot(label)) / N (F11); the 1/N of the mean is applied here, once.
+    for ((adjoint_row, p_row), &label) in
+        z_adjoint.chunks_exact_mut(cols).zip(probabilities.chunks_exact(cols)).zip(labels)
+    {
+        for (adjoint, &p) in adjoint_row.iter_mut().zip(p_row) {
+            *adjoint = *adjoint + scale * p;
+        }
+        adjoint_row[label] = adjoint_row[label] - scale;
+    }
+}
+
+pub(crate) fn bce_with_logits_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
+    let n = T::lit(ctx.input_shape(0).numel() as f64);
+    let (z, y) = (ctx.input(0), ctx.input(1));
+    let scale = ctx.upstream[0] / n;
+    // dL/dz = (sigmoid(z) - y) / n (F10): the a(1 - a) of F9 cancels against sigmoid'.
+    if let Some(z_adjoint) = ctx.adjoint(0) {
+        add_scaled(z_adjoint, scale, |i| stable_sigmoid(z[i]) - y[i]);
+    }
+    // dL/dy = -z / n.
+    if let Some(y_adjoint) = ctx.adjoint(1) {
+        add_scaled(y_adjoint, scale, |i| -z[i]);
+    }
+}
+
+pub(crate) fn mse_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
+    let n = T::lit(ctx.input_shape(0).numel() as f64);
+    let (p, t) = (ctx.input(0), ctx.input(1));
+    let scale = (ctx.upstream[0] + ctx.upstream[0]) / n;
+    // dL/dp = 2 (p - t) / n (F14), and its negative for the target.
+    if let Some(p_adjoint) = ctx.adjoint(0) {
+        add_scaled(p_adjoint, scale, |i| p[i] - t[i]);
+    }
+    if let Some(t_adjoint) = ctx.adjoint(1) {
+        add_scaled(t_adjoint, scale, |i| t[i] - p[i]);
+    }
+}
+
+impl<'t, T: Real> Var<'t, T> {
+    /// Cross-entropy of probabilities `self` against target distributions, averaged over
+    /// rows: `L = -(1/N) sum_n sum_j y_nj log p_nj` (F8; F7 with one-hot targets).
+    /// A zero target contributes 0 even where `p = 0`. Backward: `dL/dp = -y / (N p)`.
+    ///
+    /// # Panics
+    ///
+    /// If `targets` has another shape.
+    ///
+    /// ```
+    /// use wengert_tape::{Tape, Tensor};
+    /// let tape = Tape::<f64>::new();
+    /// let p = tape.var(&Tensor::from_rows(&[[0.25, 0.75]]));
+    /// let y = tape.constant(&Tensor::from_rows(&[[0.0, 1.0]]));
+    /// let loss = p.cross_entropy(y);
+    /// assert_eq!(loss.value(), -(0.75f64.ln()));
+    /// assert_eq!(tape.backward(loss).wrt_slice(p), &[0.0, -1.0 / 0.75]);
+    /// ```
+    #[track_caller]
+    pub fn cross_entropy(self, targets: Var<'t, T>) -> Self {
+        let shape = self.shape();
+        check_same_shape("cross_entropy", "probabilities", shape, targets.shape());
+        let rows = T::lit(shape.rows() as f64);
+        self.tape.record(Op::CrossEntropy, [self, targets], Shape::scalar(), 0, |[p, y], out| {
+            let total =
+                p.iter().zip(y).fold(T::zero(), |s, (&pi, &yi)| if yi == T::zero() { s } else { s - yi * pi.ln() });
+            out[0] = total / rows;
+        })
+    }
+
+    /// Softmax cross-entropy from logits `[N x C]` and one class label per row, averaged
+    /// over rows: `L = (1/N) sum_n (logsumexp(z_n) - z_n[label_n])`. Fused and stable: it
+    /// never takes `log(0)`. Backward (F11): `dL/dz = (softmax(z) - onehot(label)) / N`.
+    ///
+    /// # Panics
+    ///
+    /// If there is not one label per row, or a label is not below the number of classes.
+    ///
+    /// ```
+    /// use wengert_tape::{Tape, Tensor};
+    /// let tape = Tape::<f64>::new();
+    /// let z = tape.var(&Tensor::from_rows(&[[0.0, 0.0], [1000.0, -1000.0]]));
+    /// let loss = z.softmax_cross_entropy(&[1, 0]);
+    /// assert_eq!(loss.value(), 2f64.ln() / 2.0);
+    /// assert_eq!(tape.backward(loss).wrt_slice(z), &[0.25, -0.25, 0.0, 0.0]);
+    /// ```
+    #[track_caller]
+    pub fn softmax_cross_entropy(self, labels: &[usize]) -> Self {
+        let shape = self.shape();
+        let (rows, cols) = (shape.rows(), shape.cols());
+        let op = "softmax_cross_entropy";
+        check_shapes(!shape.is_scalar(), op, || {
+            "logits are a scalar; they need one row of class scores per sample".to_string()
+        });
+        check_shapes(labels.len() == rows, op, || {
+            format!("{} labels for logits {shape} (one label per row)", labels.len())
+        });
+        if let Some((row, &label)) = labels.iter().enumerate().find(|(_, &label)| label >= cols) {
+            check_shapes(false, op, || {
+                format!("label {label} at row {row} is out of range for logits {shape} ({cols} classes)")
+            });
+        }
+        let labels_start = self.tape.push_labels(labels);
+        let inverse_rows = T::lit(rows as f64).recip();
+        self.tape.record(Op::SoftmaxCrossEntropy { labels_start }, [self], Shape::scalar(), rows * cols, |[z], out| {
+            let (loss, probabilities) = out.split_at_mut(1);
+            let mut total = T::zero();
+            for ((z_row, p_row), &label) in z.chunks_exact(cols).zip(probabilities.chunks_exact_mut(cols)).zip(labels) {
+                softmax_row(z_row, p_row);
+                let max = z_row.iter().copied().fold(T::neg_infinity(), T::max);
+                let log_sum = z_row.iter().fold(T::zero(), |s, &zi| s + (zi - max).exp()).ln();
+                total = total + (max + log_sum - z_row[label]);
+            }
+            loss[0] = total * inverse_rows;
+        })
+    }
+
+    /// Binary cross-entropy from logits, averaged over all elements:
+    /// `L = mean(softplus(z) - y z)`, which is `-y log a - (1 - y) log(1 - a)` with
+    /// `a = sigmoid(z)` (F9), stable at +/-1000. Targets may be soft (in [0, 1]).
+    /// Backward (F10): `dL/dz = (sigmoid(z) - y) / n`.
+    ///
+    /// # Panics
+    ///
+    /// If `targets` has another shape.
+    ///
+    /// ```
+    /// use wengert_tape::{Tape, Tensor};
+    /// let tape = Tape::<f64>::new();
+    /// let z = tape.var(&Tensor::from_slice(&[0.0, 1000.0]));
+    /// let y = tape.constant(&Tensor::from_slice(&[1.0, 1.0]));
+    /// let loss = z.bce_with_logits(y);
+    /// assert!((loss.value() - 2f64.ln() / 2.0).abs() < 1e-15);
+    /// assert_eq!(tape.backward(loss).wrt_slice(z), &[-0.25, 0.0]);
+    /// ```
+    #[track_caller]
+    pub fn bce_with_logits(self, targets: Var<'t, T>) -> Self {
+        let shape = self.shape();
+        check_same_shape("bce_with_logits", "logits", shape, targets.shape());
+        let n = T::lit(shape.numel() as f64);
+        self.tape.record(Op::BceWithLogits, [self, targets], Shape::scalar(), 0, |[z, y], out| {
+            // softplus(z) - y z, as (max(z, 0) - y z) + log1p(e^-|z|): no cancellation at large |z|.
+            let total = z
+                .iter()
+                .zip(y)
+                .fold(T::zero(), |s, (&zi, &yi)| s + ((zi.max(T::zero()) - yi * zi) + (-zi.abs()).exp().ln_1p()));
+            out[0] = total / n;
+        })
+    }
+
+    /// Mean squared error over all elements, `L = (1/n) sum (p - t)^2` (F14, PyTorch's
+    /// `MSELoss`). Backward: `dL/dp = 2 (p - t) / n`. The notes' `1/2 sum (p - t)^2` (F12) is
+    /// `0.5 * (p - t).powi(2).sum()`.
+    ///
+    /// # Panics
+    ///
+    /// If `target` has another shape.
+    ///
+    /// ```
+    /// use wengert_tape::{Tape, Tensor};
+    /// let tape = Tape::<f64>::new();
+    /// let p = tape.var(&Tensor::from_slice(&[1.0, 3.0]));
+    /// let t = tape.constant(&Tensor::from_slice(&[0.0, 0.0]));
+    /// let loss = p.mse(t);
+    /// assert_eq!(loss.value(), 5.0);
+    /// assert_eq!(tape.backward(loss).wrt_slice(p), &[1.0, 3.0]);
+    /// ```
+    #[track_caller]
+    pub fn mse(self, target: Var<'t, T>) -> Self {
+        let shape = self.shape();
+        check_same_shape("mse", "predictions", shape, target.shape());
+        let n = T::lit(shape.numel() as f64);
+        self.tape.record(Op::Mse, [self, target], Shape::scalar(), 0, |[p, t], out| {
+            let total = p.iter().zip(t).fold(T::zero(), |s, (&pi, &ti)| s + (pi - ti) * (pi - ti));
+            out[0] = total / n;
+        })
+    }
+}

@@ -1,0 +1,184 @@
+//! Every operation the tape knows, one family per file, forward beside backward.
+//!
+//! | file | ops | formulas |
+//! | --- | --- | --- |
+//! | `elementwise.rs` | `+ - * /`, neg, powi, powf, exp, ln, sqrt, and a number on either side | scalar calculus |
+//! | `activation.rs` | sigmoid, tanh, relu, softplus | F1-F5 |
+//! | `linear.rs` | matmul, add_bias | F15 |
+//! | `softmax.rs` | softmax, log_softmax, logsumexp (row-wise) | F6 |
+//! | `loss.rs` | cross_entropy, softmax_cross_entropy, bce_with_logits, mse | F7-F14 |
+//! | `reduce.rs` | sum, mean | F16 |
+//!
+//! A rule adds into its inputs' adjoints, never assigns: an input may feed other nodes
+//! too. `docs/derivations.md` maps each rule to its formula and to the test that proves it.
+
+pub(crate) mod activation;
+pub(crate) mod elementwise;
+pub(crate) mod linear;
+pub(crate) mod loss;
+pub(crate) mod reduce;
+pub(crate) mod softmax;
+
+use crate::tape::{Node, NO_ADJOINT};
+use crate::{Real, Shape};
+pub(crate) use activation::Activation;
+pub(crate) use elementwise::{Binary, UnaryMath};
+
+/// The operation of a node, with the constants it needs.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Op<T> {
+    /// A trainable leaf.
+    Parameter,
+    /// A leaf without gradient.
+    Constant,
+    Binary(Binary),
+    Unary(UnaryMath<T>),
+    Activation(Activation),
+    MatMul,
+    AddBias,
+    Softmax,
+    LogSoftmax,
+    LogSumExp,
+    CrossEntropy,
+    /// Mean over rows of `logsumexp(z_i) - z_i[label_i]`; labels live in the tape's label
+    /// arena from `labels_start`, one per row; the probabilities follow the value.
+    SoftmaxCrossEntropy {
+        labels_start: usize,
+    },
+    BceWithLogits,
+    Mse,
+    Sum,
+    Mean,
+}
+
+impl<T> Op<T> {
+    /// The op's name, as user-facing messages spell it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Parameter => "var",
+            Op::Constant => "constant",
+            Op::Binary(b) => b.name(),
+            Op::Unary(u) => u.name(),
+            Op::Activation(a) => a.name(),
+            Op::MatMul => "matmul",
+            Op::AddBias => "add_bias",
+            Op::Softmax => "softmax",
+            Op::LogSoftmax => "log_softmax",
+            Op::LogSumExp => "logsumexp",
+            Op::CrossEntropy => "cross_entropy",
+            Op::SoftmaxCrossEntropy { .. } => "softmax_cross_entropy",
+            Op::BceWithLogits => "bce_with_logits",
+            Op::Mse => "mse",
+            Op::Sum => "sum",
+            Op::Mean => "mean",
+        }
+    }
+}
+
+/// What a backward rule sees of one node during the sweep: the values of its inputs and
+/// of itself, the adjoint it received (`upstream`), and the adjoints of its inputs.
+pub(crate) struct BackwardContext<'a, T> {
+    pub nodes: &'a [Node<T>],
+    pub values: &'a [T],
+    pub labels: &'a [usize],
+    pub node: &'a Node<T>,
+    /// dL/d(this node's value), one element per element of the value.
+    pub upstream: &'a [T],
+    /// The adjoint arena below this node's adjoint: every input's adjoint lives there.
+    pub lower_adjoints: &'a mut [T],
+}
+
+impl<'a, T: Real> BackwardContext<'a, T> {
+    fn input_node(&self, k: usize) -> &'a Node<T> {
+        &self.nodes[self.node.inputs[k] as usize]
+    }
+
+    /// The value of input `k`.
+    pub fn input(&self, k: usize) -> &'a [T] {
+        let node = self.input_node(k);
+        &self.values[node.value_offset..node.value_offset + node.shape.numel()]
+    }
+
+    /// The shape of input `k`.
+    pub fn input_shape(&self, k: usize) -> Shape {
+        self.input_node(k).shape
+    }
+
+    /// This node's own value.
+    pub fn output(&self) -> &'a [T] {
+        let start = self.node.value_offset;
+        &self.values[start..start + self.node.shape.numel()]
+    }
+
+    /// The `len` scratch elements the op stored right after its value.
+    pub fn scratch(&self, len: usize) -> &'a [T] {
+        let start = self.node.value_offset + self.node.shape.numel();
+        &self.values[start..start + len]
+    }
+
+    /// The adjoint of input `k` to add into, or `None` if that input needs no gradient.
+    pub fn adjoint(&mut self, k: usize) -> Option<&mut [T]> {
+        let node = self.input_node(k);
+        if node.adjoint_offset == NO_ADJOINT {
+            return None;
+        }
+        Some(&mut self.lower_adjoints[node.adjoint_offset..node.adjoint_offset + node.shape.numel()])
+    }
+}
+
+/// Runs the backward rule of one node: the single `match` that holds every built-in rule.
+pub(crate) fn backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
+    match ctx.node.op {
+        Op::Parameter | Op::Constant => {}
+        Op::Binary(op) => elementwise::binary_backward(op, ctx),
+        Op::Unary(op) => elementwise::unary_backward(op, ctx),
+        Op::Activation(op) => activation::backward(op, ctx),
+        Op::MatMul => linear::matmul_backward(ctx),
+        Op::AddBias => linear::add_bias_backward(ctx),
+        Op::Softmax => softmax::softmax_backward(ctx),
+        Op::LogSoftmax => softmax::log_softmax_backward(ctx),
+        Op::LogSumExp => softmax::logsumexp_backward(ctx),
+        Op::CrossEntropy => loss::cross_entropy_backward(ctx),
+        Op::SoftmaxCrossEntropy { labels_start } => loss::softmax_cross_entropy_backward(labels_start, ctx),
+        Op::BceWithLogits => loss::bce_with_logits_backward(ctx),
+        Op::Mse => loss::mse_backward(ctx),
+        Op::Sum => reduce::sum_backward(ctx),
+        Op::Mean => reduce::mean_backward(ctx),
+    }
+}
+
+/// Applies an elementwise rule: `out[i] = f(x[i])`.
+pub(crate) fn map_forward<T: Real, R: ElementwiseRule<T>>(rule: R, x: &[T], out: &mut [T]) {
+    for (y, &v) in out.iter_mut().zip(x) {
+        *y = rule.f(v);
+    }
+}
+
+/// Adds `upstream (.) f'` into the input's adjoint (F1): the diagonal Jacobian is never built.
+pub(crate) fn map_backward<T: Real, R: ElementwiseRule<T>>(
+    rule: R,
+    x: &[T],
+    y: &[T],
+    upstream: &[T],
+    x_adjoint: &mut [T],
+) {
+    for (((adjoint, &g), &xi), &yi) in x_adjoint.iter_mut().zip(upstream).zip(x).zip(y) {
+        *adjoint = *adjoint + g * rule.df(xi, yi);
+    }
+}
+
+/// One elementwise function and its derivative, side by side.
+pub(crate) trait ElementwiseRule<T>: Copy {
+    /// The function.
+    fn f(self, x: T) -> T;
+    /// Its derivative at `x`; `y = f(x)` is passed too, for rules cheaper on the output.
+    fn df(self, x: T, y: T) -> T;
+}
+
+/// Panics unless `ok`, with a message that names the op and the shapes.
+#[track_caller]
+pub(crate) fn check_shapes(ok: bool, op: &str, message: impl FnOnce() -> String) {
+    if !ok {
+        panic!("{op}: {}", message());
+    }
+}

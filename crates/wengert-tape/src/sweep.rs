@@ -1,0 +1,257 @@
+//! The reverse sweep: one loop from the output's node down to the first node.
+//!
+//! Before: the output's adjoint is the seed (1 for a scalar loss), every other adjoint is 0.
+//! Each reached node adds `upstream x local derivative` into its inputs' adjoints, so a
+//! value that fans out collects every contribution. A node is skipped when the output's
+//! adjoint cannot reach it (it was recorded after the output, or feeds nothing the output
+//! uses) or when it depends on no trainable leaf (it has no adjoint at all).
+//! After: every node that depends on a [`Tape::var`] holds dL/d(node).
+
+use crate::ops::{self, BackwardContext};
+use crate::{Real, Tape, Tensor, Var};
+
+/// The adjoints of one reverse sweep: dL/dv for every node `v` that depends on a trainable
+/// leaf, intermediate nodes included.
+///
+/// It borrows the tape's adjoint buffer and gives it back when dropped, so a training loop
+/// that sweeps every step reuses one buffer.
+///
+/// # Examples
+///
+/// ```
+/// use wengert_tape::Tape;
+/// let tape = Tape::<f64>::new();
+/// let x = tape.var(3.0);
+/// let y = x * x;          // an intermediate node
+/// let z = y * 2.0;
+/// let grads = tape.backward(z);
+/// assert_eq!(grads.wrt(x), 12.0);
+/// assert_eq!(grads.wrt(y), 2.0);
+/// ```
+pub struct Gradients<'t, T> {
+    tape: &'t Tape<T>,
+    adjoints: Vec<T>,
+}
+
+impl<T: Real> Tape<T> {
+    /// The gradient of a scalar `output` with respect to every trainable leaf: one reverse sweep.
+    ///
+    /// # Panics
+    ///
+    /// If `output` has more than one element (use [`Tape::backward_with_seed`]) or belongs
+    /// to another tape.
+    ///
+    /// ```
+    /// use wengert_tape::Tape;
+    /// let tape = Tape::<f64>::new();
+    /// let (a, b) = (tape.var(2.0), tape.var(5.0));
+    /// let grads = tape.backward(a * b + a);
+    /// assert_eq!((grads.wrt(a), grads.wrt(b)), (6.0, 2.0));
+    /// ```
+    #[track_caller]
+    pub fn backward<'t>(&'t self, output: Var<'t, T>) -> Gradients<'t, T> {
+        let shape = output.shape();
+        assert!(
+            shape.numel() == 1,
+            "backward: the output is {shape}, not a scalar (use backward_with_seed for a vector-Jacobian product)"
+        );
+        self.backward_with_seed(output, &[T::one()])
+    }
+
+    /// The vector-Jacobian product `seed^T J`: the sweep starts from dL/d(output) = `seed`
+    /// (row-major, one element per element of `output`) instead of 1.
+    ///
+    /// # Panics
+    ///
+    /// If `seed` has another length than `output`, or `output` belongs to another tape.
+    ///
+    /// ```
+    /// use wengert_tape::{Tape, Tensor};
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.var(&Tensor::from_slice(&[1.0, 2.0]));
+    /// let y = x * x;                              // J = diag(2x)
+    /// let grads = tape.backward_with_seed(y, &[1.0, 10.0]);
+    /// assert_eq!(grads.wrt_slice(x), &[2.0, 40.0]);
+    /// ```
+    #[track_caller]
+    pub fn backward_with_seed<'t>(&'t self, output: Var<'t, T>, seed: &[T]) -> Gradients<'t, T> {
+        assert!(std::ptr::eq(output.tape, self), "backward: the output belongs to another tape");
+        let mut guard = self.recording.borrow_mut();
+        let recording = &mut *guard;
+        let last = output.index as usize;
+        let output_node = &recording.nodes[last];
+        assert_eq!(
+            seed.len(),
+            output_node.shape.numel(),
+            "backward: the seed has {} elements, the output is {}",
+            seed.len(),
+            output_node.shape
+        );
+        let mut adjoints = std::mem::take(&mut recording.adjoint_pool);
+        adjoints.clear();
+        adjoints.resize(recording.adjoint_len, T::zero());
+        if !output_node.requires_grad() {
+            // The output depends on no trainable leaf: every gradient is zero.
+            return Gradients { tape: self, adjoints };
+        }
+        let start = output_node.adjoint_offset;
+        adjoints[start..start + seed.len()].copy_from_slice(seed);
+
+        let reached = &mut recording.reached;
+        reached.clear();
+        reached.resize(last + 1, false);
+        reached[last] = true;
+        let (nodes, values, labels) = (&recording.nodes[..], &recording.values[..], &recording.labels[..]);
+        for index in (0..=last).rev() {
+            if !reached[index] {
+                continue;
+            }
+            let node = &nodes[index];
+            let (lower_adjoints, own) = adjoints.split_at_mut(node.adjoint_offset);
+            let mut context =
+                BackwardContext { nodes, values, labels, node, upstream: &own[..node.shape.numel()], lower_adjoints };
+            ops::backward(&mut context);
+            for &input in &node.inputs {
+                if nodes[input as usize].requires_grad() {
+                    reached[input as usize] = true;
+                }
+            }
+        }
+        Gradients { tape: self, adjoints }
+    }
+
+    /// The Jacobian of `output` with respect to `input`, `[numel(output) x numel(input)]`,
+    /// built row by row from one vector-Jacobian product per output element.
+    ///
+    /// # Panics
+    ///
+    /// If `input` is not a trainable leaf or node that depends on one.
+    ///
+    /// ```
+    /// use wengert_tape::{Tape, Tensor};
+    /// let tape = Tape::<f64>::new();
+    /// let z = tape.var(&Tensor::from_slice(&[0.0, 0.0]));
+    /// let j = tape.jacobian(z.softmax(), z);
+    /// // diag(y) - y y^T with y = [1/2, 1/2] (F6).
+    /// assert_eq!(j.data(), &[0.25, -0.25, -0.25, 0.25]);
+    /// ```
+    #[track_caller]
+    pub fn jacobian<'t>(&'t self, output: Var<'t, T>, input: Var<'t, T>) -> Tensor<T> {
+        let (rows, cols) = (output.shape().numel(), input.shape().numel());
+        let mut jacobian = Tensor::zeros(crate::Shape::matrix(rows, cols));
+        let mut seed = vec![T::zero(); rows];
+        for row in 0..rows {
+            seed[row] = T::one();
+            let grads = self.backward_with_seed(output, &seed);
+            let Some(input_adjoint) = grads.get(input) else {
+                panic!("jacobian: the input (a {} node) needs no gradient; make it with Tape::var", input.op_name());
+            };
+            jacobian.data_mut()[row * cols..(row + 1) * cols].copy_from_slice(input_adjoint);
+            seed[row] = T::zero();
+        }
+        jacobian
+    }
+}
+
+impl<'t, T: Real> Gradients<'t, T> {
+    /// dL/dv for a one-element `v`.
+    ///
+    /// # Panics
+    ///
+    /// If `v` has more than one element, needs no gradient (a constant), or belongs to
+    /// another tape.
+    ///
+    /// ```
+    /// use wengert_tape::Tape;
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.var(2.0);
+    /// assert_eq!(tape.backward(x.powi(3)).wrt(x), 12.0);
+    /// ```
+    #[track_caller]
+    pub fn wrt(&self, v: Var<'t, T>) -> T {
+        let adjoint = self.wrt_slice(v);
+        assert!(adjoint.len() == 1, "wrt: the node is {}, not a scalar; use wrt_slice or wrt_tensor", v.shape());
+        adjoint[0]
+    }
+
+    /// dL/dv, row-major, one element per element of `v`.
+    ///
+    /// # Panics
+    ///
+    /// If `v` needs no gradient (a constant, or made only from constants), or belongs to
+    /// another tape.
+    ///
+    /// ```
+    /// use wengert_tape::{Tape, Tensor};
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.var(&Tensor::from_slice(&[1.0, 2.0]));
+    /// assert_eq!(tape.backward((x * x).sum()).wrt_slice(x), &[2.0, 4.0]);
+    /// ```
+    #[track_caller]
+    pub fn wrt_slice(&self, v: Var<'t, T>) -> &[T] {
+        match self.get(v) {
+            Some(adjoint) => adjoint,
+            None => panic!(
+                "wrt: node #{} ({}, {}) depends on no trainable leaf, so it has no gradient (make it with Tape::var)",
+                v.index,
+                v.op_name(),
+                v.shape()
+            ),
+        }
+    }
+
+    /// dL/dv as a [`Tensor`] of `v`'s shape.
+    ///
+    /// # Panics
+    ///
+    /// As [`Gradients::wrt_slice`].
+    ///
+    /// ```
+    /// use wengert_tape::{Shape, Tape, Tensor};
+    /// let tape = Tape::<f64>::new();
+    /// let w = tape.var(&Tensor::from_rows(&[[1.0, 2.0]]));
+    /// let g = tape.backward(w.sum()).wrt_tensor(w);
+    /// assert_eq!(g.shape(), Shape::matrix(1, 2));
+    /// ```
+    #[track_caller]
+    pub fn wrt_tensor(&self, v: Var<'t, T>) -> Tensor<T> {
+        Tensor::new(v.shape(), self.wrt_slice(v).to_vec())
+    }
+
+    /// dL/dv, or `None` if `v` depends on no trainable leaf.
+    ///
+    /// # Panics
+    ///
+    /// If `v` belongs to another tape.
+    ///
+    /// ```
+    /// use wengert_tape::Tape;
+    /// let tape = Tape::<f64>::new();
+    /// let (w, x) = (tape.var(1.0), tape.constant(2.0));
+    /// let grads = tape.backward(w * x);
+    /// assert_eq!(grads.get(w), Some(&[2.0][..]));
+    /// assert_eq!(grads.get(x), None);
+    /// ```
+    #[track_caller]
+    pub fn get(&self, v: Var<'t, T>) -> Option<&[T]> {
+        assert!(std::ptr::eq(v.tape, self.tape), "wrt: the handle belongs to another tape");
+        let recording = self.tape.recording.borrow();
+        let node = &recording.nodes[v.index as usize];
+        if !node.requires_grad() {
+            return None;
+        }
+        Some(&self.adjoints[node.adjoint_offset..node.adjoint_offset + node.shape.numel()])
+    }
+}
+
+impl<T> Drop for Gradients<'_, T> {
+    fn drop(&mut self) {
+        // Give the buffer back for the next sweep; if another sweep's buffer is already
+        // there (two Gradients alive at once), keep the larger.
+        if let Ok(mut recording) = self.tape.recording.try_borrow_mut() {
+            if recording.adjoint_pool.capacity() < self.adjoints.capacity() {
+                recording.adjoint_pool = std::mem::take(&mut self.adjoints);
+            }
+        }
+    }
+}

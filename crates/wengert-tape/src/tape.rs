@@ -1,0 +1,297 @@
+//! The Wengert list itself: nodes in one `Vec`, values in one flat arena.
+//!
+//! Recording appends; nothing is ever removed until [`Tape::clear`], which keeps every
+//! buffer's capacity so that the next training step records without allocating. Because a
+//! node can only name inputs recorded before it, the recording order is a topological order
+//! and the reverse sweep ([`crate::sweep`]) is a single loop.
+
+use crate::ops::Op;
+use crate::{Real, Shape, Tensor, Var};
+use smallvec::SmallVec;
+use std::cell::RefCell;
+
+/// Marks a node that depends on no parameter: it has no adjoint and gets no backward work.
+pub(crate) const NO_ADJOINT: usize = usize::MAX;
+
+/// One recorded operation.
+pub(crate) struct Node<T> {
+    pub op: Op<T>,
+    /// Indices of the input nodes, all smaller than this node's own index.
+    pub inputs: SmallVec<[u32; 2]>,
+    pub shape: Shape,
+    /// Where the value starts in the value arena. An op with scratch data (the fused
+    /// softmax cross-entropy keeps its probabilities) stores it right after the value.
+    pub value_offset: usize,
+    /// Where the adjoint starts in the adjoint arena, or [`NO_ADJOINT`].
+    pub adjoint_offset: usize,
+}
+
+impl<T> Node<T> {
+    pub fn requires_grad(&self) -> bool {
+        self.adjoint_offset != NO_ADJOINT
+    }
+}
+
+/// Everything a tape records, behind the tape's `RefCell`.
+pub(crate) struct Recording<T> {
+    pub nodes: Vec<Node<T>>,
+    pub values: Vec<T>,
+    /// Class labels of the fused softmax cross-entropy nodes.
+    pub labels: Vec<usize>,
+    /// Elements in the adjoint arena: the sum of the sizes of the nodes that need one.
+    pub adjoint_len: usize,
+    /// The adjoint buffer, lent to a [`crate::Gradients`] during its life and given back on drop.
+    pub adjoint_pool: Vec<T>,
+    /// Scratch of the sweep: which nodes the output's adjoint has reached.
+    pub reached: Vec<bool>,
+}
+
+/// A Wengert tape: records operations on values of type `T` (`f32` or `f64`) and sweeps
+/// them in reverse to get gradients.
+///
+/// Handles ([`Var`]) borrow the tape, so they are `Copy`, cannot outlive it, and must all be
+/// gone before [`Tape::clear`] (the compiler checks it).
+///
+/// # Examples
+///
+/// The three-weight chain of the notes (6c), first sample:
+///
+/// ```
+/// use wengert_tape::Tape;
+/// let tape = Tape::<f64>::new();
+/// let (w1, w2, w3) = (tape.var(0.2333), tape.var(-0.233), tape.var(-0.52133));
+/// let x = tape.constant(1.0);
+/// let e = w3 * (w2 * (w1 * x));
+/// let loss = 0.5 * (e + 1.0).powi(2);
+/// let grads = tape.backward(loss);
+/// assert!((grads.wrt(w1) - 0.124912216143).abs() < 1e-11);
+/// assert!((grads.wrt(w3) + 0.0558993728085).abs() < 1e-11);
+/// ```
+pub struct Tape<T> {
+    pub(crate) recording: RefCell<Recording<T>>,
+}
+
+/// What can enter a tape as a leaf: a number, a [`Tensor`], or a shape with a slice.
+///
+/// # Examples
+///
+/// ```
+/// use wengert_tape::{Shape, Tape, Tensor};
+/// let tape = Tape::<f64>::new();
+/// let a = tape.constant(2.0);
+/// let b = tape.constant(&Tensor::from_slice(&[1.0, 2.0]));
+/// let c = tape.constant((Shape::matrix(1, 2), &[3.0, 4.0][..]));
+/// assert_eq!((a.shape(), b.shape(), c.shape()), (Shape::scalar(), Shape::vector(2), Shape::matrix(1, 2)));
+/// ```
+pub trait Leaf<T> {
+    /// The leaf's shape.
+    fn leaf_shape(&self) -> Shape;
+    /// The leaf's values, row-major.
+    fn leaf_values(&self) -> &[T];
+}
+
+impl<T: Real> Leaf<T> for T {
+    fn leaf_shape(&self) -> Shape {
+        Shape::scalar()
+    }
+    fn leaf_values(&self) -> &[T] {
+        std::slice::from_ref(self)
+    }
+}
+
+impl<T: Real> Leaf<T> for &Tensor<T> {
+    fn leaf_shape(&self) -> Shape {
+        self.shape()
+    }
+    fn leaf_values(&self) -> &[T] {
+        self.data()
+    }
+}
+
+impl<T: Real> Leaf<T> for (Shape, &[T]) {
+    fn leaf_shape(&self) -> Shape {
+        self.0
+    }
+    fn leaf_values(&self) -> &[T] {
+        self.1
+    }
+}
+
+impl<T: Real> Default for Tape<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Real> Tape<T> {
+    /// An empty tape.
+    pub fn new() -> Self {
+        Self::with_capacity(0, 0)
+    }
+
+    /// An empty tape with room for `nodes` nodes and `values` elements before it reallocates.
+    ///
+    /// ```
+    /// use wengert_tape::Tape;
+    /// let tape = Tape::<f32>::with_capacity(1024, 1 << 20);
+    /// assert_eq!(tape.len(), 0);
+    /// ```
+    pub fn with_capacity(nodes: usize, values: usize) -> Self {
+        Tape {
+            recording: RefCell::new(Recording {
+                nodes: Vec::with_capacity(nodes),
+                values: Vec::with_capacity(values),
+                labels: Vec::new(),
+                adjoint_len: 0,
+                adjoint_pool: Vec::new(),
+                reached: Vec::new(),
+            }),
+        }
+    }
+
+    /// A trainable leaf: its gradient is computed by [`Tape::backward`].
+    ///
+    /// ```
+    /// use wengert_tape::Tape;
+    /// let tape = Tape::<f64>::new();
+    /// let w = tape.var(3.0);
+    /// assert_eq!(tape.backward(w * w).wrt(w), 6.0);
+    /// ```
+    #[track_caller]
+    pub fn var<L: Leaf<T>>(&self, leaf: L) -> Var<'_, T> {
+        self.leaf(Op::Parameter, leaf)
+    }
+
+    /// A constant leaf (data, targets): no gradient, and no backward work spent on it.
+    ///
+    /// ```
+    /// use wengert_tape::Tape;
+    /// let tape = Tape::<f64>::new();
+    /// let (w, x) = (tape.var(3.0), tape.constant(2.0));
+    /// let grads = tape.backward(w * x);
+    /// assert_eq!(grads.wrt(w), 2.0);
+    /// assert!(grads.get(x).is_none());
+    /// ```
+    #[track_caller]
+    pub fn constant<L: Leaf<T>>(&self, leaf: L) -> Var<'_, T> {
+        self.leaf(Op::Constant, leaf)
+    }
+
+    #[track_caller]
+    fn leaf<L: Leaf<T>>(&self, op: Op<T>, leaf: L) -> Var<'_, T> {
+        let shape = leaf.leaf_shape();
+        let values = leaf.leaf_values();
+        assert_eq!(
+            values.len(),
+            shape.numel(),
+            "{}: shape {shape} holds {} elements, the slice has {}",
+            op.name(),
+            shape.numel(),
+            values.len()
+        );
+        self.record(op, [], shape, 0, |[], out| out.copy_from_slice(values))
+    }
+
+    /// Appends a node. `forward` receives the values of the inputs and the output buffer
+    /// (`shape.numel()` elements followed by `scratch` elements for the op's own use).
+    #[track_caller]
+    pub(crate) fn record<'t, const N: usize>(
+        &'t self,
+        op: Op<T>,
+        inputs: [Var<'t, T>; N],
+        shape: Shape,
+        scratch: usize,
+        forward: impl FnOnce([&[T]; N], &mut [T]),
+    ) -> Var<'t, T> {
+        for input in &inputs {
+            assert!(
+                std::ptr::eq(input.tape, self),
+                "{}: an input belongs to another tape (a handle cannot move between tapes)",
+                op.name()
+            );
+        }
+        let mut guard = self.recording.borrow_mut();
+        let recording = &mut *guard;
+        let index = u32::try_from(recording.nodes.len()).expect("tape: more than 2^32 nodes");
+        let value_offset = recording.values.len();
+        let requires_grad = match op {
+            Op::Parameter => true,
+            Op::Constant => false,
+            _ => inputs.iter().any(|v| recording.nodes[v.index as usize].requires_grad()),
+        };
+        recording.values.resize(value_offset + shape.numel() + scratch, T::zero());
+        let (before, out) = recording.values.split_at_mut(value_offset);
+        let input_values = inputs.map(|v| {
+            let node = &recording.nodes[v.index as usize];
+            &before[node.value_offset..node.value_offset + node.shape.numel()]
+        });
+        forward(input_values, out);
+        let adjoint_offset = if requires_grad {
+            recording.adjoint_len += shape.numel();
+            recording.adjoint_len - shape.numel()
+        } else {
+            NO_ADJOINT
+        };
+        recording.nodes.push(Node {
+            op,
+            inputs: inputs.iter().map(|v| v.index).collect(),
+            shape,
+            value_offset,
+            adjoint_offset,
+        });
+        Var { tape: self, index }
+    }
+
+    /// Appends class labels for a loss node and returns where they start.
+    pub(crate) fn push_labels(&self, labels: &[usize]) -> usize {
+        let mut recording = self.recording.borrow_mut();
+        recording.labels.extend_from_slice(labels);
+        recording.labels.len() - labels.len()
+    }
+
+    /// The shape of a recorded node.
+    pub(crate) fn shape_of(&self, index: u32) -> Shape {
+        self.recording.borrow().nodes[index as usize].shape
+    }
+
+    /// The number of recorded nodes.
+    ///
+    /// ```
+    /// use wengert_tape::Tape;
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.var(1.0);
+    /// let _ = x.exp() + 1.0;
+    /// assert_eq!(tape.len(), 3);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.recording.borrow().nodes.len()
+    }
+
+    /// True if nothing has been recorded since the tape was made or cleared.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Forgets every node and value, keeping the buffers' capacity for the next step.
+    ///
+    /// It takes `&mut self`, so every [`Var`] and [`crate::Gradients`] of the tape must be
+    /// gone: a stale handle is a compile error, not a wrong answer.
+    ///
+    /// ```
+    /// use wengert_tape::Tape;
+    /// let mut tape = Tape::<f64>::new();
+    /// for step in 0..3 {
+    ///     let w = tape.var(step as f64);
+    ///     assert_eq!(tape.backward(w * w).wrt(w), 2.0 * step as f64);
+    ///     tape.clear();
+    /// }
+    /// assert!(tape.is_empty());
+    /// ```
+    pub fn clear(&mut self) {
+        let recording = self.recording.get_mut();
+        recording.nodes.clear();
+        recording.values.clear();
+        recording.labels.clear();
+        recording.adjoint_len = 0;
+    }
+}

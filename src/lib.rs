@@ -1,0 +1,16 @@
+//! wengert: reverse-mode automatic differentiation on a Wengert tape.
+//!
+//! This facade re-exports the engine ([`wengert_tape`]); `use wengert::prelude::*;` brings in
+//! the tape, handles, tensors and gradient checking.
+//!
+//! ```
+//! use wengert::prelude::*;
+//! let tape = Tape::<f64>::new();
+//! let w1 = tape.var(0.2333);
+//! let x = tape.constant(1.0);
+//! let loss = 0.5 * (w1 * x + 1.0).powi(2);
+//! let grads = tape.backward(loss);
+//! assert!((grads.wrt(w1) - 1.2333).abs() < 1e-12);
+//! ```
+
+pub use wengert_tape::*;

@@ -14,3 +14,8 @@
 //! ```
 
 pub use wengert_tape::*;
+
+// The README's example runs as a doctest, so it cannot drift from the API.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

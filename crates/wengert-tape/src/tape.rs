@@ -234,7 +234,7 @@ impl<T: Real> Tape<T> {
         };
         recording.nodes.push(Node {
             op,
-            inputs: inputs.iter().map(|v| v.index).collect(),
+            inputs: SmallVec::from_slice(&inputs.map(|v| v.index)),
             shape,
             value_offset,
             adjoint_offset,

@@ -89,34 +89,40 @@ pub(crate) struct BackwardContext<'a, T> {
 }
 
 impl<'a, T: Real> BackwardContext<'a, T> {
+    #[inline]
     fn input_node(&self, k: usize) -> &'a Node<T> {
         &self.nodes[self.node.inputs[k] as usize]
     }
 
     /// The value of input `k`.
+    #[inline]
     pub fn input(&self, k: usize) -> &'a [T] {
         let node = self.input_node(k);
         &self.values[node.value_offset..node.value_offset + node.shape.numel()]
     }
 
     /// The shape of input `k`.
+    #[inline]
     pub fn input_shape(&self, k: usize) -> Shape {
         self.input_node(k).shape
     }
 
     /// This node's own value.
+    #[inline]
     pub fn output(&self) -> &'a [T] {
         let start = self.node.value_offset;
         &self.values[start..start + self.node.shape.numel()]
     }
 
     /// The `len` scratch elements the op stored right after its value.
+    #[inline]
     pub fn scratch(&self, len: usize) -> &'a [T] {
         let start = self.node.value_offset + self.node.shape.numel();
         &self.values[start..start + len]
     }
 
     /// The adjoint of input `k` to add into, or `None` if that input needs no gradient.
+    #[inline]
     pub fn adjoint(&mut self, k: usize) -> Option<&mut [T]> {
         let node = self.input_node(k);
         if node.adjoint_offset == NO_ADJOINT {
@@ -149,6 +155,10 @@ pub(crate) fn backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
 
 /// Applies an elementwise rule: `out[i] = f(x[i])`.
 pub(crate) fn map_forward<T: Real, R: ElementwiseRule<T>>(rule: R, x: &[T], out: &mut [T]) {
+    if let ([y], [v]) = (&mut *out, x) {
+        *y = rule.f(*v);
+        return;
+    }
     for (y, &v) in out.iter_mut().zip(x) {
         *y = rule.f(v);
     }
@@ -162,6 +172,11 @@ pub(crate) fn map_backward<T: Real, R: ElementwiseRule<T>>(
     upstream: &[T],
     x_adjoint: &mut [T],
 ) {
+    // One element (a scalar tape) skips the zip's length bookkeeping.
+    if let ([adjoint], [g], [xi], [yi]) = (&mut *x_adjoint, upstream, x, y) {
+        *adjoint = *adjoint + *g * rule.df(*xi, *yi);
+        return;
+    }
     for (((adjoint, &g), &xi), &yi) in x_adjoint.iter_mut().zip(upstream).zip(x).zip(y) {
         *adjoint = *adjoint + g * rule.df(xi, yi);
     }

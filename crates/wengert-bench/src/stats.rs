@@ -50,6 +50,7 @@ mod tests {
         let samples = Samples { millis: vec![5.0, 1.0, 3.0, 2.0, 4.0, 9.0] };
         let s = samples.summary();
         assert_eq!((s.median, s.min, s.max), (3.5, 1.0, 9.0));
-        assert_eq!((s.p10, s.p90), (2.0, 5.0));
+        // Nearest rank on 0..n-1: 0.1 * 5 = 0.5 rounds to rank 1, 0.9 * 5 = 4.5 to rank 5.
+        assert_eq!((s.p10, s.p90), (2.0, 9.0));
     }
 }

@@ -1,7 +1,8 @@
 //! wengert: reverse-mode automatic differentiation on a Wengert tape.
 //!
-//! This facade re-exports the engine ([`wengert_tape`]); `use wengert::prelude::*;` brings in
-//! the tape, handles, tensors and gradient checking.
+//! This facade re-exports the engine ([`wengert_tape`]) at its root and the trainers' toolkit
+//! ([`wengert_nn`]) as [`nn`]; `use wengert::prelude::*;` brings in the tape, handles,
+//! tensors and gradient checking.
 //!
 //! ```
 //! use wengert::prelude::*;
@@ -14,6 +15,9 @@
 //! ```
 
 pub use wengert_tape::*;
+
+/// Layers, initialisers, optimisers, data sets, the training loop and checkpoints.
+pub use wengert_nn as nn;
 
 // The README's example runs as a doctest, so it cannot drift from the API.
 #[doc = include_str!("../README.md")]

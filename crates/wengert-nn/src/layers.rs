@@ -1,0 +1,244 @@
+//! Layers that own their parameters as plain tensors and put them on a tape for a step:
+//! [`Linear`] (`Z = X W + b`) and [`Mlp`], a stack of them with one hidden activation.
+
+use crate::init::Init;
+use rand::Rng;
+use smallvec::SmallVec;
+use wengert_tape::{Real, Shape, Tape, Tensor, Var};
+
+/// An elementwise activation between layers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activation {
+    Sigmoid,
+    Tanh,
+    Relu,
+    Softplus,
+}
+
+impl Activation {
+    /// Records the activation of `z`.
+    ///
+    /// ```
+    /// use wengert_nn::Activation;
+    /// use wengert_tape::Tape;
+    /// let tape = Tape::<f64>::new();
+    /// assert_eq!(Activation::Relu.apply(tape.constant(-2.0)).value(), 0.0);
+    /// ```
+    pub fn apply<'t, T: Real>(self, z: Var<'t, T>) -> Var<'t, T> {
+        match self {
+            Activation::Sigmoid => z.sigmoid(),
+            Activation::Tanh => z.tanh(),
+            Activation::Relu => z.relu(),
+            Activation::Softplus => z.softplus(),
+        }
+    }
+
+    /// The lowercase name, as the trainers' flags spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::Sigmoid => "sigmoid",
+            Activation::Tanh => "tanh",
+            Activation::Relu => "relu",
+            Activation::Softplus => "softplus",
+        }
+    }
+}
+
+impl std::str::FromStr for Activation {
+    type Err = String;
+    /// ```
+    /// use wengert_nn::Activation;
+    /// assert_eq!("tanh".parse::<Activation>(), Ok(Activation::Tanh));
+    /// assert!("gelu".parse::<Activation>().is_err());
+    /// ```
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "sigmoid" => Ok(Activation::Sigmoid),
+            "tanh" => Ok(Activation::Tanh),
+            "relu" => Ok(Activation::Relu),
+            "softplus" => Ok(Activation::Softplus),
+            _ => Err(format!("unknown activation '{s}' (expected sigmoid, tanh, relu or softplus)")),
+        }
+    }
+}
+
+/// A fully connected layer, `Z = X W + b`: weights `[in x out]`, bias `[out]`.
+///
+/// # Examples
+///
+/// ```
+/// use wengert_nn::Linear;
+/// use wengert_tape::{Tape, Tensor};
+/// let layer = Linear::from_tensors(Tensor::from_rows(&[[1.0, 2.0], [3.0, 4.0]]), Tensor::from_slice(&[0.5, -0.5]));
+/// let tape = Tape::<f64>::new();
+/// let z = layer.on_tape(&tape).forward(tape.constant(&Tensor::from_rows(&[[1.0, 1.0]])));
+/// assert_eq!(&*z.values(), &[4.5, 5.5]);
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Linear<T> {
+    /// `[in x out]`.
+    pub weight: Tensor<T>,
+    /// `[out]`.
+    pub bias: Tensor<T>,
+}
+
+/// A [`Linear`] layer's parameters on a tape, for one step.
+#[derive(Clone, Copy)]
+pub struct LinearVars<'t, T> {
+    pub weight: Var<'t, T>,
+    pub bias: Var<'t, T>,
+}
+
+impl<'t, T: Real> LinearVars<'t, T> {
+    /// `x W + b` (F15 in the backward sweep).
+    #[track_caller]
+    pub fn forward(self, x: Var<'t, T>) -> Var<'t, T> {
+        x.matmul(self.weight).add_bias(self.bias)
+    }
+}
+
+impl<T: Real> Linear<T> {
+    /// A layer with weights drawn by `init` and a zero bias.
+    pub fn new(inputs: usize, outputs: usize, init: Init, rng: &mut impl Rng) -> Self {
+        Linear { weight: init.weights(inputs, outputs, rng), bias: Tensor::zeros(Shape::vector(outputs)) }
+    }
+
+    /// A layer from given tensors.
+    ///
+    /// # Panics
+    ///
+    /// If the weight is not a matrix or the bias not a vector as wide as its columns.
+    #[track_caller]
+    pub fn from_tensors(weight: Tensor<T>, bias: Tensor<T>) -> Self {
+        let (w, b) = (weight.shape(), bias.shape());
+        assert!(
+            w.rank() == 2 && b.rank() == 1 && b.cols() == w.cols(),
+            "Linear: weight {w} and bias {b} do not fit (weight [in x out], bias [out])"
+        );
+        Linear { weight, bias }
+    }
+
+    /// Inputs and outputs.
+    pub fn dims(&self) -> (usize, usize) {
+        (self.weight.shape().rows(), self.weight.shape().cols())
+    }
+
+    /// Puts the parameters on `tape` as trainable leaves.
+    pub fn on_tape<'t>(&self, tape: &'t Tape<T>) -> LinearVars<'t, T> {
+        LinearVars { weight: tape.var(&self.weight), bias: tape.var(&self.bias) }
+    }
+}
+
+/// A multi-layer perceptron: linear layers with one hidden activation between them and
+/// none after the last (its output is logits, or a regression's prediction).
+///
+/// # Examples
+///
+/// ```
+/// use rand::SeedableRng;
+/// use wengert_nn::{Activation, Mlp};
+/// use wengert_tape::{Tape, Tensor, Shape};
+/// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+/// let mlp = Mlp::<f32>::new(&[4, 8, 3], Activation::Tanh, &mut rng);
+/// let tape = Tape::new();
+/// let x = tape.constant(&Tensor::zeros(Shape::matrix(5, 4)));
+/// let logits = mlp.on_tape(&tape).forward(x);
+/// assert_eq!(logits.shape(), Shape::matrix(5, 3));
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mlp<T> {
+    pub layers: Vec<Linear<T>>,
+    pub hidden: Activation,
+}
+
+/// An [`Mlp`]'s parameters on a tape, for one step.
+#[derive(Clone)]
+pub struct MlpVars<'t, T> {
+    pub layers: SmallVec<[LinearVars<'t, T>; 6]>,
+    pub hidden: Activation,
+}
+
+impl<'t, T: Real> MlpVars<'t, T> {
+    /// The output of the last layer (no activation after it).
+    #[track_caller]
+    pub fn forward(&self, x: Var<'t, T>) -> Var<'t, T> {
+        let last = self.layers.len() - 1;
+        self.layers.iter().enumerate().fold(x, |a, (l, layer)| {
+            let z = layer.forward(a);
+            if l < last {
+                self.hidden.apply(z)
+            } else {
+                z
+            }
+        })
+    }
+
+    /// The parameters' handles in the order of [`Mlp::parameters`].
+    pub fn parameters(&self) -> impl Iterator<Item = Var<'t, T>> + '_ {
+        self.layers.iter().flat_map(|l| [l.weight, l.bias])
+    }
+}
+
+impl<T: Real> Mlp<T> {
+    /// An MLP with the given layer sizes (`[inputs, hidden..., outputs]`), weights drawn by
+    /// the initialiser that suits `hidden` ([`Init::for_activation`]), zero biases.
+    ///
+    /// # Panics
+    ///
+    /// If fewer than two sizes are given.
+    #[track_caller]
+    pub fn new(sizes: &[usize], hidden: Activation, rng: &mut impl Rng) -> Self {
+        Self::with_init(sizes, hidden, Init::for_activation(hidden), rng)
+    }
+
+    /// As [`Mlp::new`], with a chosen initialiser.
+    ///
+    /// # Panics
+    ///
+    /// If fewer than two sizes are given.
+    #[track_caller]
+    pub fn with_init(sizes: &[usize], hidden: Activation, init: Init, rng: &mut impl Rng) -> Self {
+        assert!(sizes.len() >= 2, "Mlp: needs at least an input and an output size, got {sizes:?}");
+        let layers = sizes.windows(2).map(|pair| Linear::new(pair[0], pair[1], init, rng)).collect();
+        Mlp { layers, hidden }
+    }
+
+    /// Layer sizes, `[inputs, hidden..., outputs]`.
+    pub fn sizes(&self) -> Vec<usize> {
+        let mut sizes = vec![self.layers[0].dims().0];
+        sizes.extend(self.layers.iter().map(|l| l.dims().1));
+        sizes
+    }
+
+    /// Puts every parameter on `tape` as a trainable leaf.
+    pub fn on_tape<'t>(&self, tape: &'t Tape<T>) -> MlpVars<'t, T> {
+        MlpVars { layers: self.layers.iter().map(|l| l.on_tape(tape)).collect(), hidden: self.hidden }
+    }
+
+    /// The parameters in a fixed order: layer 0 weight, layer 0 bias, layer 1 weight, ...
+    pub fn parameters(&self) -> impl Iterator<Item = &Tensor<T>> {
+        self.layers.iter().flat_map(|l| [&l.weight, &l.bias])
+    }
+
+    /// The parameters, mutably, in the order of [`Mlp::parameters`].
+    pub fn parameters_mut(&mut self) -> impl Iterator<Item = &mut Tensor<T>> {
+        self.layers.iter_mut().flat_map(|l| [&mut l.weight, &mut l.bias])
+    }
+
+    /// The parameters' names in the order of [`Mlp::parameters`]: `layer0.weight`, `layer0.bias`, ...
+    ///
+    /// ```
+    /// use rand::SeedableRng;
+    /// use wengert_nn::{Activation, Mlp};
+    /// let mlp = Mlp::<f64>::new(&[2, 3, 1], Activation::Sigmoid, &mut rand_chacha::ChaCha8Rng::seed_from_u64(0));
+    /// assert_eq!(mlp.parameter_names(), ["layer0.weight", "layer0.bias", "layer1.weight", "layer1.bias"]);
+    /// ```
+    pub fn parameter_names(&self) -> Vec<String> {
+        (0..self.layers.len()).flat_map(|l| [format!("layer{l}.weight"), format!("layer{l}.bias")]).collect()
+    }
+
+    /// The number of trainable numbers.
+    pub fn parameter_count(&self) -> usize {
+        self.parameters().map(Tensor::len).sum()
+    }
+}

@@ -1,0 +1,12 @@
+//! What wengert's trainers need, built on the engine's public API only: layers and an MLP
+//! that record on a tape, initialisers, optimisers, data sets and batching, a training
+//! loop, and checkpoints in the safetensors format.
+
+pub mod checkpoint;
+pub mod data;
+pub mod init;
+mod layers;
+pub mod optim;
+pub mod train;
+
+pub use layers::{Activation, Linear, LinearVars, Mlp, MlpVars};

@@ -1,0 +1,282 @@
+//! The command-line MLP trainer shared by the `mnist` and `digits` examples: flags, loading
+//! and splitting the data, training with a progress bar, checkpoints that a second run can
+//! resume from, and an SVG plot of the loss and accuracy curves.
+
+mod plot;
+
+use clap::Parser;
+use rand::SeedableRng;
+use std::error::Error;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use wengert::nn::checkpoint::Checkpoint;
+use wengert::nn::data::{self, Dataset};
+use wengert::nn::optim::{Adam, Optimizer, Sgd};
+use wengert::nn::train::{fit, EpochMetrics, TrainConfig};
+use wengert::nn::{Activation, Mlp};
+
+/// The trainer's flags; each example supplies its defaults through `Defaults`.
+#[derive(Parser, Debug)]
+pub struct Args {
+    /// Passes over the training set.
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Samples per step (1: stochastic; the training set's size: full batch).
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Learning rate.
+    #[arg(long)]
+    pub lr: Option<f32>,
+    /// Hidden layer widths, comma-separated (e.g. 128 or 256,128).
+    #[arg(long, value_delimiter = ',')]
+    pub hidden: Option<Vec<usize>>,
+    /// Hidden activation: relu, tanh, sigmoid or softplus.
+    #[arg(long, default_value = "relu")]
+    pub activation: Activation,
+    /// Optimiser: adam, sgd or momentum (SGD with momentum 0.9).
+    #[arg(long, default_value = "adam")]
+    pub optimizer: OptimizerKind,
+    /// Clip the gradients' global norm to this.
+    #[arg(long)]
+    pub clip_norm: Option<f32>,
+    /// Seed of the weights, the split and the shuffles.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Where to write the checkpoint, the metrics and the plot.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Continue from the checkpoint in --out up to --epochs.
+    #[arg(long)]
+    pub resume: bool,
+    /// The data: a CSV(.gz) file (pixels then the label on each row), or an IDX pair
+    /// `IMAGES,LABELS` (MNIST's format, gzipped or not).
+    #[arg(long, value_delimiter = ',', num_args = 1..=2)]
+    pub data: Option<Vec<PathBuf>>,
+    /// Rows held out for testing.
+    #[arg(long)]
+    pub test_count: Option<usize>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OptimizerKind {
+    Adam,
+    Sgd,
+    Momentum,
+}
+
+impl OptimizerKind {
+    fn name(self) -> &'static str {
+        match self {
+            OptimizerKind::Adam => "adam",
+            OptimizerKind::Sgd => "sgd",
+            OptimizerKind::Momentum => "momentum",
+        }
+    }
+
+    fn build(self, learning_rate: f32) -> Box<dyn Optimizer<f32>> {
+        match self {
+            OptimizerKind::Adam => Box::new(Adam::new(learning_rate)),
+            OptimizerKind::Sgd => Box::new(Sgd::new(learning_rate)),
+            OptimizerKind::Momentum => Box::new(Sgd::with_momentum(learning_rate, 0.9)),
+        }
+    }
+}
+
+/// What an example chooses when a flag is not given.
+pub struct Defaults {
+    pub name: &'static str,
+    pub data: &'static str,
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub lr: f32,
+    pub hidden: &'static [usize],
+    pub test_count: usize,
+}
+
+/// A problem with the flags or with a checkpoint to resume from.
+#[derive(Debug)]
+struct UsageError(String);
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Error for UsageError {}
+
+fn usage(message: impl Into<String>) -> Box<dyn Error> {
+    Box::new(UsageError(message.into()))
+}
+
+/// Loads the data named by `--data`, scaled to [0, 1] by its largest value.
+fn load(paths: &[PathBuf]) -> Result<Dataset, Box<dyn Error>> {
+    let mut dataset = match paths {
+        [csv] => data::load_csv(csv, 10)?,
+        [images, labels] => data::load_idx(images, labels)?,
+        _ => return Err(usage("--data takes one CSV file or an IDX pair IMAGES,LABELS")),
+    };
+    let largest = dataset.features().data().iter().fold(0.0_f32, |m, &x| m.max(x));
+    if largest > 0.0 {
+        dataset.scale(1.0 / largest);
+    }
+    Ok(dataset)
+}
+
+const CHECKPOINT: &str = "checkpoint.safetensors";
+const METRICS: &str = "metrics.csv";
+const PLOT: &str = "curves.svg";
+
+/// The run's settings that a resumed run must share, stored in the checkpoint's metadata.
+fn settings(sizes: &[usize], args: &Args, batch_size: usize, lr: f32) -> Vec<(&'static str, String)> {
+    let sizes: Vec<String> = sizes.iter().map(|s| s.to_string()).collect();
+    vec![
+        ("sizes", sizes.join("-")),
+        ("activation", args.activation.name().to_string()),
+        ("optimizer", args.optimizer.name().to_string()),
+        ("lr", lr.to_string()),
+        ("batch_size", batch_size.to_string()),
+        ("seed", args.seed.to_string()),
+    ]
+}
+
+fn save_checkpoint(
+    path: &Path,
+    model: &Mlp<f32>,
+    optimizer: &dyn Optimizer<f32>,
+    epoch: usize,
+    settings: &[(&'static str, String)],
+) -> Result<(), Box<dyn Error>> {
+    let mut checkpoint = Checkpoint::new();
+    for (name, tensor) in model.parameter_names().into_iter().zip(model.parameters()) {
+        checkpoint.insert(name, tensor.clone());
+    }
+    for (name, tensor) in optimizer.state() {
+        checkpoint.insert(name, tensor);
+    }
+    checkpoint.set_metadata("format", "wengert-mlp-checkpoint-v1");
+    checkpoint.set_metadata("epoch", epoch);
+    for (key, value) in settings {
+        checkpoint.set_metadata(*key, value);
+    }
+    checkpoint.save(path)?;
+    Ok(())
+}
+
+/// Restores model and optimiser from `path`; returns the epoch it had finished.
+fn resume(
+    path: &Path,
+    model: &mut Mlp<f32>,
+    optimizer: &mut dyn Optimizer<f32>,
+    settings: &[(&'static str, String)],
+) -> Result<usize, Box<dyn Error>> {
+    let checkpoint = Checkpoint::<f32>::load(path)?;
+    for (key, value) in settings {
+        let stored = checkpoint.expect_metadata(key)?;
+        if stored != value {
+            return Err(usage(format!(
+                "{}: the checkpoint was trained with {key} = {stored}, this run asks for {value}",
+                path.display()
+            )));
+        }
+    }
+    let names = model.parameter_names();
+    for (name, tensor) in names.iter().zip(model.parameters_mut()) {
+        checkpoint.restore(name, tensor)?;
+    }
+    optimizer
+        .load_state(&|name| checkpoint.get(name).cloned())
+        .map_err(|message| usage(format!("{}: {message}", path.display())))?;
+    Ok(checkpoint.metadata_parse::<usize>("epoch")?)
+}
+
+/// Runs the trainer; returns the final test accuracy.
+pub fn run(defaults: &Defaults) -> Result<f32, Box<dyn Error>> {
+    let args = Args::parse();
+    let started = Instant::now();
+    let epochs = args.epochs.unwrap_or(defaults.epochs);
+    let batch_size = args.batch_size.unwrap_or(defaults.batch_size);
+    let lr = args.lr.unwrap_or(defaults.lr);
+    let hidden = args.hidden.clone().unwrap_or_else(|| defaults.hidden.to_vec());
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("target").join(defaults.name));
+    let data_paths = args.data.clone().unwrap_or_else(|| vec![PathBuf::from(defaults.data)]);
+    if batch_size == 0 || epochs == 0 || hidden.contains(&0) {
+        return Err(usage("--epochs, --batch-size and --hidden widths must be at least 1"));
+    }
+
+    let dataset = load(&data_paths)?;
+    let test_count = args.test_count.unwrap_or(defaults.test_count);
+    if test_count == 0 || test_count >= dataset.len() {
+        return Err(usage(format!("--test-count {test_count} must leave rows for both sets ({} rows)", dataset.len())));
+    }
+    let (train, test) = data::split_shuffled(&dataset, test_count, args.seed)?;
+    let classes = dataset.num_classes().max(2);
+    let mut sizes = vec![dataset.feature_width()];
+    sizes.extend(&hidden);
+    sizes.push(classes);
+    println!(
+        "{}: {} training rows, {} test rows, {} features; MLP {:?} ({} hidden), {} lr {lr}, batch {batch_size}",
+        defaults.name,
+        train.len(),
+        test.len(),
+        dataset.feature_width(),
+        sizes,
+        args.activation.name(),
+        args.optimizer.name()
+    );
+
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(args.seed);
+    let mut model = Mlp::<f32>::new(&sizes, args.activation, &mut rng);
+    let mut optimizer = args.optimizer.build(lr);
+    std::fs::create_dir_all(&out).map_err(|e| usage(format!("cannot create --out {}: {e}", out.display())))?;
+    let checkpoint_path = out.join(CHECKPOINT);
+    let metrics_path = out.join(METRICS);
+    let settings = settings(&sizes, &args, batch_size, lr);
+    let mut history = Vec::new();
+    let mut first_epoch = 1;
+    if args.resume {
+        let done = resume(&checkpoint_path, &mut model, optimizer.as_mut(), &settings)?;
+        history = plot::read_metrics(&metrics_path)?;
+        history.retain(|m: &EpochMetrics| m.epoch <= done);
+        first_epoch = done + 1;
+        println!("resumed from {} after epoch {done}", checkpoint_path.display());
+        if first_epoch > epochs {
+            return Err(usage(format!("the checkpoint has finished epoch {done}; ask for more with --epochs")));
+        }
+    }
+
+    let config = TrainConfig { epochs, batch_size, seed: args.seed, clip_norm: args.clip_norm, progress: true };
+    let mut save_error = None;
+    fit(&mut model, optimizer.as_mut(), &train, &test, &config, first_epoch, |metrics, model, optimizer| {
+        println!(
+            "epoch {:>3}/{epochs}: train loss {:.4}, accuracy {:.4} | test loss {:.4}, accuracy {:.4} | {:.2} s",
+            metrics.epoch,
+            metrics.train_loss,
+            metrics.train_accuracy,
+            metrics.test_loss,
+            metrics.test_accuracy,
+            metrics.seconds
+        );
+        history.push(*metrics);
+        if save_error.is_none() {
+            let saved = save_checkpoint(&checkpoint_path, model, optimizer, metrics.epoch, &settings)
+                .and_then(|()| plot::write_metrics(&metrics_path, &history));
+            save_error = saved.err();
+        }
+    });
+    if let Some(error) = save_error {
+        return Err(error);
+    }
+    let plot_path = out.join(PLOT);
+    plot::write_svg(&plot_path, defaults.name, &history)?;
+    let last = history.last().expect("at least one epoch ran");
+    println!(
+        "wrote {} (resume with --resume), {} and {}",
+        checkpoint_path.display(),
+        metrics_path.display(),
+        plot_path.display()
+    );
+    println!("trained in {:.2} s", started.elapsed().as_secs_f64());
+    Ok(last.test_accuracy)
+}

@@ -4,14 +4,10 @@
 //! `cargo run --release -p wengert-bench -- --help` lists the flags; docs/performance.md
 //! records a full run.
 
-mod init;
-mod mlp;
-mod scalar;
-mod stats;
-
 use clap::{Parser, ValueEnum};
-use stats::{Samples, Summary};
 use std::hint::black_box;
+use wengert_bench::stats::{Samples, Summary};
+use wengert_bench::{init, mlp, scalar};
 use wengert_tape::Tape;
 
 #[derive(Parser)]

@@ -192,9 +192,10 @@ impl<T: Real> Tape<T> {
         self.record(op, [], shape, 0, |[], out| out.copy_from_slice(values))
     }
 
-    /// Appends a node. `forward` receives the values of the inputs and the output buffer
+    /// Appends a node (inlined: it is the hot path of every op). `forward` receives the values of the inputs and the output buffer
     /// (`shape.numel()` elements followed by `scratch` elements for the op's own use).
     #[track_caller]
+    #[inline(always)]
     pub(crate) fn record<'t, const N: usize>(
         &'t self,
         op: Op<T>,
@@ -239,7 +240,7 @@ impl<T: Real> Tape<T> {
             value_offset,
             adjoint_offset,
         });
-        Var { tape: self, index }
+        Var { tape: self, index, shape }
     }
 
     /// Appends class labels for a loss node and returns where they start.
@@ -247,11 +248,6 @@ impl<T: Real> Tape<T> {
         let mut recording = self.recording.borrow_mut();
         recording.labels.extend_from_slice(labels);
         recording.labels.len() - labels.len()
-    }
-
-    /// The shape of a recorded node.
-    pub(crate) fn shape_of(&self, index: u32) -> Shape {
-        self.recording.borrow().nodes[index as usize].shape
     }
 
     /// The number of recorded nodes.

@@ -24,6 +24,8 @@ use std::fmt;
 pub struct Var<'t, T> {
     pub(crate) tape: &'t Tape<T>,
     pub(crate) index: u32,
+    /// A copy of the node's shape, so that shape checks need not borrow the tape.
+    pub(crate) shape: Shape,
 }
 
 impl<'t, T: Real> Var<'t, T> {
@@ -39,7 +41,7 @@ impl<'t, T: Real> Var<'t, T> {
 
     /// The shape of the value.
     pub fn shape(self) -> Shape {
-        self.tape.shape_of(self.index)
+        self.shape
     }
 
     /// The value of a one-element node (a scalar, `[1]` or `[1 x 1]`).
@@ -72,8 +74,8 @@ impl<'t, T: Real> Var<'t, T> {
     /// ```
     pub fn values(self) -> Ref<'t, [T]> {
         Ref::map(self.tape.recording.borrow(), |recording| {
-            let node = &recording.nodes[self.index as usize];
-            &recording.values[node.value_offset..node.value_offset + node.shape.numel()]
+            let start = recording.nodes[self.index as usize].value_offset;
+            &recording.values[start..start + self.shape.numel()]
         })
     }
 

@@ -32,6 +32,7 @@ impl Activation {
     }
 }
 
+#[inline]
 pub(crate) fn backward<T: Real>(op: Activation, ctx: &mut BackwardContext<'_, T>) {
     let (z, a, g) = (ctx.input(0), ctx.output(), ctx.upstream);
     let Some(z_adjoint) = ctx.adjoint(0) else { return };

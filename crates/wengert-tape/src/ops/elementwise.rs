@@ -72,6 +72,7 @@ pub(crate) fn binary<'t, T: Real>(op: Binary, a: Var<'t, T>, b: Var<'t, T>) -> V
     })
 }
 
+#[inline]
 pub(crate) fn binary_backward<T: Real>(op: Binary, ctx: &mut BackwardContext<'_, T>) {
     let (a, b, y, g) = (ctx.input(0), ctx.input(1), ctx.output(), ctx.upstream);
     let (step_a, step_b) = (usize::from(a.len() > 1), usize::from(b.len() > 1));
@@ -191,6 +192,7 @@ pub(crate) fn unary<'t, T: Real>(op: UnaryMath<T>, x: Var<'t, T>) -> Var<'t, T> 
     x.tape.record(Op::Unary(op), [x], shape, 0, |[x], out| dispatch_unary!(op, rule => map_forward(rule, x, out)))
 }
 
+#[inline]
 pub(crate) fn unary_backward<T: Real>(op: UnaryMath<T>, ctx: &mut BackwardContext<'_, T>) {
     let (x, y, g) = (ctx.input(0), ctx.output(), ctx.upstream);
     if let Some(x_adjoint) = ctx.adjoint(0) {

@@ -133,6 +133,7 @@ impl<'a, T: Real> BackwardContext<'a, T> {
 }
 
 /// Runs the backward rule of one node: the single `match` that holds every built-in rule.
+#[inline(always)]
 pub(crate) fn backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
     match ctx.node.op {
         Op::Parameter | Op::Constant => {}

@@ -7,7 +7,7 @@
 use clap::{Parser, ValueEnum};
 use std::hint::black_box;
 use wengert_bench::stats::{Samples, Summary};
-use wengert_bench::{init, mlp, scalar};
+use wengert_bench::{gemm_race, init, mlp, scalar};
 use wengert_tape::Tape;
 
 #[derive(Parser)]
@@ -48,6 +48,7 @@ enum Workload {
     Mlp,
     Rosen,
     Chain,
+    Gemm,
 }
 
 /// Rosenbrock's dimension and the chain's length.
@@ -115,6 +116,32 @@ fn main() {
         "{:<34} {:>10} {:>10} {:>10} {:>10} {:>10} {:>7} {:>9} {:>9}  loss first -> last",
         "workload", "tape med", "tape min", "tape max", "hand med", "hand min", "ratio", "tape ns/op", "hand ns/op"
     );
+    if args.only.contains(&Workload::Gemm) {
+        println!(
+            "\nGEMM crates on one thread, ms per product (median of {} after {} warm-up):",
+            args.steps, args.warmup
+        );
+        println!(
+            "{:<34} {:>6} {:>6} {:>6} {:>14} {:>10} {:>8}",
+            "product", "m", "k", "n", "matrixmultiply", "gemm", "mm/gemm"
+        );
+        for size in [Size::S, Size::M, Size::L].into_iter().filter(|s| args.size.contains(s)) {
+            for p in gemm_race::products(&format!("{size:?}")) {
+                let (mm, gemm, _) = gemm_race::race(&p, args.warmup, args.steps as usize);
+                println!(
+                    "{:<34} {:>6} {:>6} {:>6} {:>14.4} {:>10.4} {:>8.3}",
+                    p.name,
+                    p.m,
+                    p.k,
+                    p.n,
+                    mm.median,
+                    gemm.median,
+                    mm.median / gemm.median
+                );
+            }
+        }
+        println!();
+    }
     if args.only.contains(&Workload::Mlp) {
         for size in [Size::S, Size::M, Size::L].into_iter().filter(|s| args.size.contains(s)) {
             let name = format!("{size:?}");

@@ -1,0 +1,120 @@
+//! The two maintained GEMM crates on the products of an MLP train step: forward `A W`,
+//! weight gradient `A^T G` (A read transposed through strides) and input gradient `G W^T`
+//! (W read transposed), in f32 on one thread.
+
+use crate::mlp::widths;
+use crate::stats::{Samples, Summary};
+
+/// One product: `[m x k] x [k x n]`, with the strides of A and B.
+pub struct Product {
+    pub name: String,
+    pub m: usize,
+    pub k: usize,
+    pub n: usize,
+    /// (row stride, column stride) of A and B as stored.
+    pub a_strides: (usize, usize),
+    pub b_strides: (usize, usize),
+}
+
+/// The products of one train step of MLP `size`, layer by layer.
+pub fn products(size: &str) -> Vec<Product> {
+    let (widths, batch) = widths(size);
+    let mut products = Vec::new();
+    for (l, pair) in widths.windows(2).enumerate() {
+        let (fan_in, fan_out) = (pair[0], pair[1]);
+        let product = |name: &str, m, k, n, a_strides, b_strides| Product {
+            name: format!("MLP-{size} layer {l} {name}"),
+            m,
+            k,
+            n,
+            a_strides,
+            b_strides,
+        };
+        products.push(product("A W", batch, fan_in, fan_out, (fan_in, 1), (fan_out, 1)));
+        products.push(product("A^T G", fan_in, batch, fan_out, (1, fan_in), (fan_out, 1)));
+        if l > 0 {
+            products.push(product("G W^T", batch, fan_out, fan_in, (fan_out, 1), (1, fan_out)));
+        }
+    }
+    products
+}
+
+fn with_matrixmultiply(p: &Product, a: &[f32], b: &[f32], c: &mut [f32]) {
+    // SAFETY: A holds m*k elements and B k*n laid out by the given strides (both are dense
+    // row-major or column-major of exactly that size), C holds m*n row-major; nothing aliases.
+    unsafe {
+        matrixmultiply::sgemm(
+            p.m,
+            p.k,
+            p.n,
+            1.0,
+            a.as_ptr(),
+            p.a_strides.0 as isize,
+            p.a_strides.1 as isize,
+            b.as_ptr(),
+            p.b_strides.0 as isize,
+            p.b_strides.1 as isize,
+            0.0,
+            c.as_mut_ptr(),
+            p.n as isize,
+            1,
+        );
+    }
+}
+
+fn with_gemm(p: &Product, a: &[f32], b: &[f32], c: &mut [f32]) {
+    // SAFETY: as above; gemm takes (column stride, row stride) pairs, and `read_dst = false`
+    // means C is only written.
+    unsafe {
+        gemm::gemm(
+            p.m,
+            p.n,
+            p.k,
+            c.as_mut_ptr(),
+            1,
+            p.n as isize,
+            false,
+            a.as_ptr(),
+            p.a_strides.1 as isize,
+            p.a_strides.0 as isize,
+            b.as_ptr(),
+            p.b_strides.1 as isize,
+            p.b_strides.0 as isize,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+/// Times both crates on `p`, interleaved; returns (matrixmultiply, gemm) in ms per product
+/// and the largest difference between their results.
+pub fn race(p: &Product, warmup: usize, steps: usize) -> (Summary, Summary, f32) {
+    let a: Vec<f32> = (0..p.m * p.k).map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5).collect();
+    let b: Vec<f32> = (0..p.k * p.n).map(|i| ((i * 104_729) % 1000) as f32 / 1000.0 - 0.5).collect();
+    let (mut c1, mut c2) = (vec![0.0; p.m * p.n], vec![0.0; p.m * p.n]);
+    let (mut first, mut second) = (Samples::default(), Samples::default());
+    for step in 0..warmup + steps {
+        let timed = step >= warmup;
+        first.time(timed, || with_matrixmultiply(p, &a, &b, &mut c1));
+        second.time(timed, || with_gemm(p, &a, &b, &mut c2));
+    }
+    let difference = c1.iter().zip(&c2).fold(0.0_f32, |m, (x, y)| m.max((x - y).abs()));
+    (first.summary(), second.summary(), difference)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_crates_compute_the_same_products_transposes_included() {
+        for p in products("S") {
+            let (_, _, difference) = race(&p, 0, 1);
+            assert!(difference < 1e-4, "{}: results differ by {difference}", p.name);
+        }
+    }
+}

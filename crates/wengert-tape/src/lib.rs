@@ -24,7 +24,9 @@
 //!
 //! Gradient checking by central differences is in [`check`].
 
+pub mod anomaly;
 pub mod check;
+mod custom;
 mod operators;
 mod ops;
 mod real;
@@ -34,6 +36,8 @@ mod tape;
 mod tensor;
 mod var;
 
+pub use anomaly::Anomaly;
+pub use custom::CustomOp;
 pub use real::Real;
 pub use shape::Shape;
 pub use sweep::Gradients;
@@ -44,5 +48,5 @@ pub use var::Var;
 /// The names most programs need: `use wengert_tape::prelude::*;`.
 pub mod prelude {
     pub use crate::check::{assert_gradients, check_gradients, GradCheck, Tolerance};
-    pub use crate::{Gradients, Real, Shape, Tape, Tensor, Var};
+    pub use crate::{Anomaly, CustomOp, Gradients, Real, Shape, Tape, Tensor, Var};
 }

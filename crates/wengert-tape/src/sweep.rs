@@ -7,6 +7,7 @@
 //! uses) or when it depends on no trainable leaf (it has no adjoint at all).
 //! After: every node that depends on a [`Tape::var`] holds dL/d(node).
 
+use crate::anomaly::Anomaly;
 use crate::ops::{self, BackwardContext};
 use crate::{Real, Tape, Tensor, Var};
 
@@ -29,8 +30,11 @@ use crate::{Real, Tape, Tensor, Var};
 /// assert_eq!(grads.wrt(y), 2.0);
 /// ```
 pub struct Gradients<'t, T> {
-    tape: &'t Tape<T>,
-    adjoints: Vec<T>,
+    pub(crate) tape: &'t Tape<T>,
+    /// The adjoint arena: node `i`'s adjoint at `nodes[i].adjoint_offset` (if it has one).
+    pub(crate) adjoints: Vec<T>,
+    /// The index of the node the sweep started from.
+    pub(crate) output: u32,
 }
 
 impl<T: Real> Tape<T> {
@@ -75,6 +79,44 @@ impl<T: Real> Tape<T> {
     /// ```
     #[track_caller]
     pub fn backward_with_seed<'t>(&'t self, output: Var<'t, T>, seed: &[T]) -> Gradients<'t, T> {
+        self.try_backward_with_seed(output, seed).unwrap_or_else(|anomaly| panic!("{anomaly}"))
+    }
+
+    /// As [`Tape::backward`], but in anomaly mode a NaN or infinite adjoint is returned as
+    /// an [`Anomaly`] instead of a panic. (With anomaly mode off it always succeeds.)
+    ///
+    /// # Errors
+    ///
+    /// The first anomaly the sweep met, naming the node whose rule produced it.
+    ///
+    /// # Panics
+    ///
+    /// As [`Tape::backward`].
+    ///
+    /// ```
+    /// use wengert_tape::Tape;
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.var(4.0);
+    /// assert_eq!(tape.try_backward(x.sqrt()).unwrap().wrt(x), 0.25);
+    /// ```
+    #[track_caller]
+    pub fn try_backward<'t>(&'t self, output: Var<'t, T>) -> Result<Gradients<'t, T>, Anomaly> {
+        let shape = output.shape();
+        assert!(shape.numel() == 1, "backward: the output is {shape}, not a scalar (use try_backward_with_seed)");
+        self.try_backward_with_seed(output, &[T::one()])
+    }
+
+    /// As [`Tape::backward_with_seed`], returning an anomaly instead of panicking.
+    ///
+    /// # Errors
+    ///
+    /// The first anomaly the sweep met in anomaly mode.
+    ///
+    /// # Panics
+    ///
+    /// As [`Tape::backward_with_seed`].
+    #[track_caller]
+    pub fn try_backward_with_seed<'t>(&'t self, output: Var<'t, T>, seed: &[T]) -> Result<Gradients<'t, T>, Anomaly> {
         assert!(std::ptr::eq(output.tape, self), "backward: the output belongs to another tape");
         let mut guard = self.recording.borrow_mut();
         let recording = &mut *guard;
@@ -92,7 +134,7 @@ impl<T: Real> Tape<T> {
         adjoints.resize(recording.adjoint_len, T::zero());
         if !output_node.requires_grad() {
             // The output depends on no trainable leaf: every gradient is zero.
-            return Gradients { tape: self, adjoints };
+            return Ok(Gradients { tape: self, adjoints, output: output.index });
         }
         let start = output_node.adjoint_offset;
         adjoints[start..start + seed.len()].copy_from_slice(seed);
@@ -102,22 +144,28 @@ impl<T: Real> Tape<T> {
         reached.resize(last + 1, false);
         reached[last] = true;
         let (nodes, values, labels) = (&recording.nodes[..], &recording.values[..], &recording.labels[..]);
+        let (custom_ops, anomaly) = (&recording.custom_ops[..], &recording.anomaly);
         for index in (0..=last).rev() {
             if !reached[index] {
                 continue;
             }
             let node = &nodes[index];
             let (lower_adjoints, own) = adjoints.split_at_mut(node.adjoint_offset);
-            let mut context =
-                BackwardContext { nodes, values, labels, node, upstream: &own[..node.shape.numel()], lower_adjoints };
+            let upstream = &own[..node.shape.numel()];
+            let mut context = BackwardContext { nodes, values, labels, custom_ops, node, upstream, lower_adjoints };
             ops::backward(&mut context);
+            if anomaly.enabled {
+                if let Some(found) = Anomaly::in_backward(anomaly, (nodes, custom_ops), index as u32, &adjoints) {
+                    return Err(found);
+                }
+            }
             for &input in &node.inputs {
                 if nodes[input as usize].requires_grad() {
                     reached[input as usize] = true;
                 }
             }
         }
-        Gradients { tape: self, adjoints }
+        Ok(Gradients { tape: self, adjoints, output: output.index })
     }
 
     /// The Jacobian of `output` with respect to `input`, `[numel(output) x numel(input)]`,

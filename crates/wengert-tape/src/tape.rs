@@ -5,10 +5,30 @@
 //! node can only name inputs recorded before it, the recording order is a topological order
 //! and the reverse sweep ([`crate::sweep`]) is a single loop.
 
+use crate::anomaly::{Anomaly, AnomalyMode};
+use crate::custom::CustomOp;
 use crate::ops::Op;
 use crate::{Real, Shape, Tensor, Var};
 use smallvec::SmallVec;
 use std::cell::RefCell;
+use std::rc::Rc;
+
+/// The inputs' node indices, pushed one by one (faster than `collect` for a handful).
+#[inline(always)]
+fn input_indices<T>(inputs: &[Var<'_, T>]) -> SmallVec<[u32; 4]> {
+    let mut indices = SmallVec::new();
+    for v in inputs {
+        indices.push(v.index);
+    }
+    indices
+}
+
+/// The value of node `index`, from the values recorded before the current node.
+#[inline(always)]
+pub(crate) fn value_of<'a, T>(nodes: &[Node<T>], values: &'a [T], index: u32) -> &'a [T] {
+    let node = &nodes[index as usize];
+    &values[node.value_offset..node.value_offset + node.shape.numel()]
+}
 
 /// Marks a node that depends on no parameter: it has no adjoint and gets no backward work.
 pub(crate) const NO_ADJOINT: usize = usize::MAX;
@@ -44,6 +64,11 @@ pub(crate) struct Recording<T> {
     pub adjoint_pool: Vec<T>,
     /// Scratch of the sweep: which nodes the output's adjoint has reached.
     pub reached: Vec<bool>,
+    /// The user's ops, named by `Op::Custom(i)`.
+    pub custom_ops: Vec<Rc<dyn CustomOp<T>>>,
+    /// False inside [`Tape::no_grad`]: new nodes get no adjoint.
+    pub grad_enabled: bool,
+    pub anomaly: AnomalyMode,
 }
 
 /// A Wengert tape: records operations on values of type `T` (`f32` or `f64`) and sweeps
@@ -145,6 +170,9 @@ impl<T: Real> Tape<T> {
                 adjoint_len: 0,
                 adjoint_pool: Vec::new(),
                 reached: Vec::new(),
+                custom_ops: Vec::new(),
+                grad_enabled: true,
+                anomaly: AnomalyMode::default(),
             }),
         }
     }
@@ -192,8 +220,9 @@ impl<T: Real> Tape<T> {
         self.record(op, [], shape, 0, |[], out| out.copy_from_slice(values))
     }
 
-    /// Appends a node (inlined: it is the hot path of every op). `forward` receives the values of the inputs and the output buffer
-    /// (`shape.numel()` elements followed by `scratch` elements for the op's own use).
+    /// Appends a node whose inputs are a fixed number of handles (every built-in op).
+    /// `forward` receives the inputs' values and the output buffer: `shape.numel()` elements
+    /// followed by `scratch` elements for the op's own use. Inlined: it is every op's hot path.
     #[track_caller]
     #[inline(always)]
     pub(crate) fn record<'t, const N: usize>(
@@ -204,7 +233,25 @@ impl<T: Real> Tape<T> {
         scratch: usize,
         forward: impl FnOnce([&[T]; N], &mut [T]),
     ) -> Var<'t, T> {
-        for input in &inputs {
+        self.record_node(op, &inputs, shape, scratch, |nodes, before, out| {
+            forward(inputs.map(|v| value_of(nodes, before, v.index)), out)
+        })
+    }
+
+    /// Appends a node: checks that the inputs belong to this tape, decides whether it needs
+    /// an adjoint, runs `forward(nodes, values so far, output buffer)`, and checks the value
+    /// in anomaly mode.
+    #[track_caller]
+    #[inline(always)]
+    pub(crate) fn record_node<'t>(
+        &'t self,
+        op: Op<T>,
+        inputs: &[Var<'t, T>],
+        shape: Shape,
+        scratch: usize,
+        forward: impl FnOnce(&[Node<T>], &[T], &mut [T]),
+    ) -> Var<'t, T> {
+        for input in inputs {
             assert!(
                 std::ptr::eq(input.tape, self),
                 "{}: an input belongs to another tape (a handle cannot move between tapes)",
@@ -217,30 +264,59 @@ impl<T: Real> Tape<T> {
         let value_offset = recording.values.len();
         let requires_grad = match op {
             Op::Parameter => true,
-            Op::Constant => false,
-            _ => inputs.iter().any(|v| recording.nodes[v.index as usize].requires_grad()),
+            Op::Constant | Op::Detach => false,
+            _ => recording.grad_enabled && inputs.iter().any(|v| recording.nodes[v.index as usize].requires_grad()),
         };
         recording.values.resize(value_offset + shape.numel() + scratch, T::zero());
         let (before, out) = recording.values.split_at_mut(value_offset);
-        let input_values = inputs.map(|v| {
-            let node = &recording.nodes[v.index as usize];
-            &before[node.value_offset..node.value_offset + node.shape.numel()]
-        });
-        forward(input_values, out);
+        forward(&recording.nodes, before, out);
         let adjoint_offset = if requires_grad {
             recording.adjoint_len += shape.numel();
             recording.adjoint_len - shape.numel()
         } else {
             NO_ADJOINT
         };
-        recording.nodes.push(Node {
-            op,
-            inputs: SmallVec::from_slice(&inputs.map(|v| v.index)),
-            shape,
-            value_offset,
-            adjoint_offset,
-        });
+        recording.nodes.push(Node { op, inputs: input_indices(inputs), shape, value_offset, adjoint_offset });
+        if recording.anomaly.enabled {
+            let location = std::panic::Location::caller();
+            recording.anomaly.locations.push((index, location));
+            let value = &recording.values[value_offset..value_offset + shape.numel()];
+            if let Some(anomaly) =
+                Anomaly::in_forward((&recording.nodes, &recording.custom_ops), index, value, location)
+            {
+                drop(guard);
+                panic!("{anomaly}");
+            }
+        }
         Var { tape: self, index, shape }
+    }
+
+    /// Runs `f` with gradient recording off: nodes recorded inside get no adjoint and no
+    /// backward work, whatever their inputs (leaves made with [`Tape::var`] stay trainable).
+    /// Nests, and restores the previous state even if `f` panics.
+    ///
+    /// ```
+    /// use wengert_tape::Tape;
+    /// let tape = Tape::<f64>::new();
+    /// let w = tape.var(3.0);
+    /// let frozen = tape.no_grad(|| w * w);
+    /// assert!(!frozen.requires_grad());
+    /// assert_eq!(frozen.value(), 9.0);
+    /// assert_eq!(tape.backward(w * frozen).wrt(w), 9.0); // frozen counts as a constant
+    /// ```
+    pub fn no_grad<R>(&self, f: impl FnOnce() -> R) -> R {
+        struct Restore<'a, T> {
+            tape: &'a Tape<T>,
+            previous: bool,
+        }
+        impl<T> Drop for Restore<'_, T> {
+            fn drop(&mut self) {
+                self.tape.recording.borrow_mut().grad_enabled = self.previous;
+            }
+        }
+        let previous = std::mem::replace(&mut self.recording.borrow_mut().grad_enabled, false);
+        let _restore = Restore { tape: self, previous };
+        f()
     }
 
     /// Appends class labels for a loss node and returns where they start.
@@ -288,6 +364,8 @@ impl<T: Real> Tape<T> {
         recording.nodes.clear();
         recording.values.clear();
         recording.labels.clear();
+        recording.custom_ops.clear();
+        recording.anomaly.locations.clear();
         recording.adjoint_len = 0;
     }
 }

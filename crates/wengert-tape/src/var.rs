@@ -112,7 +112,23 @@ impl<'t, T: Real> Var<'t, T> {
     /// assert_eq!(tape.var(1.0).tanh().op_name(), "tanh");
     /// ```
     pub fn op_name(self) -> &'static str {
-        self.tape.recording.borrow().nodes[self.index as usize].op.name()
+        let recording = self.tape.recording.borrow();
+        crate::ops::op_name(&recording.nodes[self.index as usize].op, &recording.custom_ops)
+    }
+
+    /// The same value entering the tape as a constant: no gradient flows back through it.
+    ///
+    /// ```
+    /// use wengert_tape::Tape;
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.var(2.0);
+    /// let y = x * x.detach(); // d/dx of x * c with c = 2
+    /// assert_eq!(tape.backward(y).wrt(x), 2.0);
+    /// ```
+    #[track_caller]
+    pub fn detach(self) -> Self {
+        let shape = self.shape;
+        self.tape.record(crate::ops::Op::Detach, [self], shape, 0, |[x], out| out.copy_from_slice(x))
     }
 }
 

@@ -19,10 +19,12 @@ pub(crate) mod loss;
 pub(crate) mod reduce;
 pub(crate) mod softmax;
 
+use crate::custom::CustomOp;
 use crate::tape::{Node, NO_ADJOINT};
 use crate::{Real, Shape};
 pub(crate) use activation::Activation;
 pub(crate) use elementwise::{Binary, UnaryMath};
+use std::rc::Rc;
 
 /// The operation of a node, with the constants it needs.
 #[derive(Clone, Copy, Debug)]
@@ -49,6 +51,10 @@ pub(crate) enum Op<T> {
     Mse,
     Sum,
     Mean,
+    /// A value entered as a constant: no adjoint flows through it.
+    Detach,
+    /// A user's op: `Op::Custom(i)` is the tape's i-th custom op.
+    Custom(u32),
 }
 
 impl<T> Op<T> {
@@ -71,7 +77,17 @@ impl<T> Op<T> {
             Op::Mse => "mse",
             Op::Sum => "sum",
             Op::Mean => "mean",
+            Op::Detach => "detach",
+            Op::Custom(_) => "custom",
         }
+    }
+}
+
+/// The name of `op`, with a custom op's own name.
+pub(crate) fn op_name<T: Real>(op: &Op<T>, custom_ops: &[Rc<dyn CustomOp<T>>]) -> &'static str {
+    match op {
+        Op::Custom(index) => custom_ops[*index as usize].name(),
+        _ => op.name(),
     }
 }
 
@@ -81,6 +97,7 @@ pub(crate) struct BackwardContext<'a, T> {
     pub nodes: &'a [Node<T>],
     pub values: &'a [T],
     pub labels: &'a [usize],
+    pub custom_ops: &'a [Rc<dyn CustomOp<T>>],
     pub node: &'a Node<T>,
     /// dL/d(this node's value), one element per element of the value.
     pub upstream: &'a [T],
@@ -136,7 +153,8 @@ impl<'a, T: Real> BackwardContext<'a, T> {
 #[inline(always)]
 pub(crate) fn backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
     match ctx.node.op {
-        Op::Parameter | Op::Constant => {}
+        Op::Parameter | Op::Constant | Op::Detach => {}
+        Op::Custom(index) => crate::custom::backward(&*ctx.custom_ops[index as usize], ctx),
         Op::Binary(op) => elementwise::binary_backward(op, ctx),
         Op::Unary(op) => elementwise::unary_backward(op, ctx),
         Op::Activation(op) => activation::backward(op, ctx),

@@ -3,6 +3,10 @@
 //!
 //! Run: `cargo run --example worked_2_3_1`
 //!
+//! Flags: `--explain` prints the reverse sweep node by node after the comparison, with the
+//! rule each node applied and BP1-BP4 on the lines of the layers; `--dot FILE` writes the
+//! graph with its adjoints as Graphviz DOT to FILE (render with `dot -Tsvg FILE -o graph.svg`).
+//!
 //! net_1 = X W + B1, H = sigmoid(net_1), net_2 = H V + B2, Y = sigmoid(net_2),
 //! E = 1/2 sum (target - Y)^2. The tape's gradients come from one reverse sweep; the closed
 //! forms are delta_2 = (Y - t) Y (1 - Y) (BP1), delta_1 = (delta_2 V^T) (.) H (1 - H) (BP2),
@@ -60,7 +64,31 @@ fn closed_form(x: &[f64; 2], w: &[f64], b1: &[f64], v: &[f64], b2: f64, target: 
     ClosedForm { net1, h, net2, y, e, delta2, d_v, delta1, d_w }
 }
 
+/// What the flags ask for beyond the comparison.
+struct Options {
+    explain: bool,
+    dot: Option<String>,
+}
+
+/// Reads `--explain` and `--dot FILE` from the command line; anything else is an error.
+fn parse_options() -> Result<Options, String> {
+    let mut options = Options { explain: false, dot: None };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--explain" => options.explain = true,
+            "--dot" => options.dot = Some(args.next().ok_or("--dot needs a file name")?),
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    Ok(options)
+}
+
 fn main() {
+    let options = parse_options().unwrap_or_else(|message| {
+        eprintln!("worked_2_3_1: {message}\nusage: cargo run --example worked_2_3_1 -- [--explain] [--dot FILE]");
+        std::process::exit(2);
+    });
     let x_values = [0.4, 0.5];
     let target = 1.0;
     let mut w = Tensor::from_rows(&[[0.1, 0.3, 0.5], [0.2, 0.4, 0.6]]);
@@ -112,4 +140,16 @@ fn main() {
     let after = closed_form(&x_values, w.data(), b1.data(), v.data(), b2.data()[0], target);
     println!("E at the new parameters: {:.12} (notes: 0.0721275231772)", after.e);
     println!("\nlargest difference between tape and closed form: {:.1e}", compare.largest);
+
+    if options.explain {
+        println!("\nThe reverse sweep, node by node (rules as in docs/derivations.md)");
+        print!("{}", grads.explain());
+    }
+    if let Some(path) = options.dot {
+        if let Err(error) = grads.write_dot(&path) {
+            eprintln!("worked_2_3_1: cannot write {path}: {error}");
+            std::process::exit(1);
+        }
+        println!("\nwrote the graph with its adjoints to {path} (render: dot -Tsvg {path} -o graph.svg)");
+    }
 }

@@ -27,6 +27,7 @@
 pub mod anomaly;
 pub mod check;
 mod custom;
+pub mod inspect;
 mod operators;
 mod ops;
 mod real;
@@ -38,6 +39,7 @@ mod var;
 
 pub use anomaly::Anomaly;
 pub use custom::CustomOp;
+pub use inspect::{ExplainedStep, Explanation, TapeStats};
 pub use real::Real;
 pub use shape::Shape;
 pub use sweep::Gradients;

@@ -18,14 +18,5 @@ fn main() -> ExitCode {
         hidden: &[64],
         test_count: 360,
     };
-    match common::run(&defaults) {
-        Ok(accuracy) => {
-            println!("test accuracy: {accuracy:.4}");
-            ExitCode::SUCCESS
-        }
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    common::main(&defaults)
 }

@@ -22,14 +22,5 @@ fn main() -> ExitCode {
         hidden: &[256, 128],
         test_count: 1000,
     };
-    match common::run(&defaults) {
-        Ok(accuracy) => {
-            println!("test accuracy: {accuracy:.4}");
-            ExitCode::SUCCESS
-        }
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    common::main(&defaults)
 }

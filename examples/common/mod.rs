@@ -191,8 +191,23 @@ fn resume(
     Ok(checkpoint.metadata_parse::<usize>("epoch")?)
 }
 
+/// The whole program: runs the trainer, ends with the `test accuracy: ...` line, and turns
+/// an error into a message and a failing exit code.
+pub fn main(defaults: &Defaults) -> std::process::ExitCode {
+    match run(defaults) {
+        Ok(accuracy) => {
+            println!("test accuracy: {accuracy:.4}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Runs the trainer; returns the final test accuracy.
-pub fn run(defaults: &Defaults) -> Result<f32, Box<dyn Error>> {
+fn run(defaults: &Defaults) -> Result<f32, Box<dyn Error>> {
     let args = Args::parse();
     let started = Instant::now();
     let epochs = args.epochs.unwrap_or(defaults.epochs);

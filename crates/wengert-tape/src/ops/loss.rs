@@ -149,10 +149,8 @@ impl<'t, T: Real> Var<'t, T> {
             let (loss, probabilities) = out.split_at_mut(1);
             let mut total = T::zero();
             for ((z_row, p_row), &label) in z.chunks_exact(cols).zip(probabilities.chunks_exact_mut(cols)).zip(labels) {
-                softmax_row(z_row, p_row);
-                let max = z_row.iter().copied().fold(T::neg_infinity(), T::max);
-                let log_sum = z_row.iter().fold(T::zero(), |s, &zi| s + (zi - max).exp()).ln();
-                total = total + (max + log_sum - z_row[label]);
+                let log_sum_exp = softmax_row(z_row, p_row);
+                total = total + (log_sum_exp - z_row[label]);
             }
             loss[0] = total * inverse_rows;
         })

@@ -13,8 +13,8 @@ fn shifted_log_sum_exp<T: Real>(row: &[T]) -> (T, T) {
     (max, sum.ln())
 }
 
-/// Writes `softmax(row)` into `out`.
-pub(crate) fn softmax_row<T: Real>(row: &[T], out: &mut [T]) {
+/// Writes `softmax(row)` into `out` and returns `logsumexp(row)`, from the same exponentials.
+pub(crate) fn softmax_row<T: Real>(row: &[T], out: &mut [T]) -> T {
     let max = row.iter().copied().fold(T::neg_infinity(), T::max);
     let mut sum = T::zero();
     for (o, &z) in out.iter_mut().zip(row) {
@@ -25,6 +25,7 @@ pub(crate) fn softmax_row<T: Real>(row: &[T], out: &mut [T]) {
     for o in out.iter_mut() {
         *o = *o * inverse;
     }
+    max + sum.ln()
 }
 
 pub(crate) fn softmax_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {

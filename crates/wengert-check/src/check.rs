@@ -5,7 +5,7 @@
 use crate::difference::{derivative, Slopes, Stencil};
 use crate::report::{Element, Failure, Finding, InputCheck, Precision, Report};
 use crate::Tolerance;
-use wengert_tape::{Real, Tape, Tensor, Var};
+use wengert_tape::{CustomOp, Real, Tape, Tensor, Var};
 
 /// A gradient check: how to difference, how close is close enough, and whether kinks fail.
 ///
@@ -228,6 +228,60 @@ impl GradCheck {
         let mut tape = Tape::new();
         let analytic = tape_gradient(&mut tape, &f, inputs);
         self.compare(&analytic, |point| evaluate(&mut tape, &f, point), inputs)
+    }
+
+    /// Target (3): a custom op's vector-Jacobian rule ([`CustomOp::vjp`]) against finite
+    /// differences of its forward function.
+    ///
+    /// The op's output is contracted with fixed weights that differ from element to element
+    /// (`1 + (7 i mod 13) / 10`), so every output element sends its own upstream through the
+    /// rule: a rule that is right only for an all-ones upstream (as `sum` would test) fails.
+    ///
+    /// # Errors
+    ///
+    /// A [`Failure`] holding the report if an element of any input's gradient disagrees.
+    ///
+    /// # Panics
+    ///
+    /// If the op refuses the inputs' shapes.
+    ///
+    /// ```
+    /// use wengert_check::GradCheck;
+    /// use wengert_tape::{CustomOp, Shape, Tensor};
+    ///
+    /// /// `x^3` elementwise, with its rule right (3 x^2) or wrong (3 x).
+    /// #[derive(Clone)]
+    /// struct Cube { wrong: bool }
+    /// impl CustomOp<f64> for Cube {
+    ///     fn name(&self) -> &'static str { "cube" }
+    ///     fn output_shape(&self, inputs: &[Shape]) -> Result<Shape, String> { Ok(inputs[0]) }
+    ///     fn forward(&self, inputs: &[&[f64]], output: &mut [f64]) {
+    ///         for (y, &x) in output.iter_mut().zip(inputs[0]) { *y = x * x * x; }
+    ///     }
+    ///     fn vjp(&self, _k: usize, inputs: &[&[f64]], _y: &[f64], upstream: &[f64], adjoint: &mut [f64]) {
+    ///         for ((a, &g), &x) in adjoint.iter_mut().zip(upstream).zip(inputs[0]) {
+    ///             *a += g * if self.wrong { 3.0 * x } else { 3.0 * x * x };
+    ///         }
+    ///     }
+    /// }
+    /// let x = [Tensor::from_slice(&[0.5, -1.5, 2.0])];
+    /// assert!(GradCheck::new().custom_op(&Cube { wrong: false }, &x).is_ok());
+    /// assert!(GradCheck::new().custom_op(&Cube { wrong: true }, &x).is_err());
+    /// ```
+    #[track_caller]
+    pub fn custom_op<T, O>(&self, op: &O, inputs: &[Tensor<T>]) -> Result<Report, Failure>
+    where
+        T: Real,
+        O: CustomOp<T> + Clone,
+    {
+        self.tape(
+            |tape, v| {
+                let output = tape.custom(op.clone(), v);
+                let weights = Tensor::from_fn(output.shape(), |i| T::lit(1.0 + ((7 * i) % 13) as f64 / 10.0));
+                (output * tape.constant(&weights)).sum()
+            },
+            inputs,
+        )
     }
 
     /// Target (1) with the differences in f64: `f` (in `A`, usually f32) gives the gradient

@@ -58,8 +58,8 @@
 //! outside the two slopes. `docs/gradient-checking.md` explains the differences, the
 //! tolerances and the report.
 //!
-//! (3) Custom ops will be a third target over [`GradCheck::compare`]: a random upstream
-//! `g`, the op's vector-Jacobian product against differences of `sum(g (.) op(x))`.
+//! (3) A custom op's vector-Jacobian rule: [`GradCheck::custom_op`] weights each output
+//! element differently, so the rule is tested for an upstream that is not all ones.
 
 mod check;
 mod difference;

@@ -380,4 +380,10 @@ mod tests {
         assert_eq!(std::mem::size_of::<Node<f64>>(), 72);
         assert_eq!(std::mem::size_of::<Node<f32>>(), 72);
     }
+
+    #[test]
+    fn a_handle_costs_24_bytes() {
+        // docs/architecture.md: the tape reference, the index and a copy of the shape.
+        assert_eq!(std::mem::size_of::<Var<'_, f64>>(), 24);
+    }
 }

@@ -114,3 +114,42 @@ fn anomaly_mode_can_be_switched_on_midway() {
     assert_eq!(anomaly.location, None);
     assert!(anomaly.to_string().contains("recorded before anomaly mode was on"));
 }
+
+#[test]
+fn log_near_zero_is_caught_at_the_ln_node_in_backward() {
+    // ln(1e-310) = -713.8 is finite; its derivative 1 / 1e-310 overflows to inf.
+    let tape = Tape::<f64>::new();
+    tape.set_anomaly_detection(true);
+    let x = tape.var(1e-310);
+    let y = x.ln();
+    assert!(y.value().is_finite());
+    let anomaly = tape.try_backward(y).err().expect("an infinite adjoint");
+    assert_eq!((anomaly.node, anomaly.op, anomaly.found), (1, "ln", "inf"));
+}
+
+#[test]
+fn overflowing_exp_is_caught_at_the_exp_node_in_backward() {
+    // t = e^x - e^x = 0 and L = 1e300 t = 0 are finite, but each exp node receives the
+    // upstream +/-1e300 and its rule multiplies it by e^700 = 1e304: +/-inf.
+    let tape = Tape::<f64>::new();
+    tape.set_anomaly_detection(true);
+    let x = tape.var(700.0);
+    let (a, b) = (x.exp(), x.exp());
+    let loss = (a - b) * 1e300;
+    assert_eq!(loss.value(), 0.0);
+    let anomaly = tape.try_backward(loss).err().expect("an overflowing adjoint");
+    // The sweep meets the later exp node (#2) first.
+    assert_eq!((anomaly.node, anomaly.op, anomaly.found), (2, "exp", "-inf"));
+}
+
+#[test]
+fn zero_times_infinity_is_caught_as_nan_in_backward() {
+    // sqrt(0) * 0: values 0 and 0; the sqrt rule multiplies the upstream 0 by 1 / (2 sqrt 0)
+    // = inf, the indeterminate 0 x inf, and writes NaN.
+    let tape = Tape::<f64>::new();
+    tape.set_anomaly_detection(true);
+    let x = tape.var(0.0);
+    let loss = x.sqrt() * 0.0;
+    let anomaly = tape.try_backward(loss).err().expect("a NaN adjoint");
+    assert_eq!((anomaly.node, anomaly.op, anomaly.found), (1, "sqrt", "NaN"));
+}

@@ -5,7 +5,7 @@
 //! leaf is made for the number). A scalar broadcast over a tensor gets the sum of the
 //! contributions of every element it met.
 
-use super::{check_shapes, map_backward, map_forward, BackwardContext, ElementwiseRule, Op};
+use super::{map_backward, map_forward, BackwardContext, ElementwiseRule, Op};
 use crate::{Real, Var};
 
 /// `a (op) b`, elementwise.
@@ -59,10 +59,10 @@ pub(crate) fn binary<'t, T: Real>(op: Binary, a: Var<'t, T>, b: Var<'t, T>) -> V
     } else if sa.is_scalar() {
         sb
     } else {
-        check_shapes(false, op.name(), || {
-            format!("shapes {sa} and {sb} differ (elementwise ops need equal shapes, or a scalar on one side)")
-        });
-        unreachable!()
+        panic!(
+            "{}: shapes {sa} and {sb} differ (elementwise ops need equal shapes, or a scalar on one side)",
+            op.name()
+        )
     };
     a.tape.record(Op::Binary(op), [a, b], shape, 0, |[x, y], out| {
         let (step_x, step_y) = (usize::from(x.len() > 1), usize::from(y.len() > 1));

@@ -90,20 +90,37 @@ fn with_gemm(p: &Product, a: &[f32], b: &[f32], c: &mut [f32]) {
     }
 }
 
+fn with_gemmkit(workspace: &mut gemmkit::Workspace, p: &Product, a: &[f32], b: &[f32], c: &mut [f32]) {
+    let strided =
+        |(rows, cols), data, (rs, cs): (usize, usize)| gemmkit::MatRef::new(data, rows, cols, rs as isize, cs as isize);
+    gemmkit::gemm_with(
+        workspace,
+        1.0,
+        strided((p.m, p.k), a, p.a_strides),
+        strided((p.k, p.n), b, p.b_strides),
+        0.0,
+        gemmkit::MatMut::from_row_major(c, p.m, p.n),
+        gemmkit::Parallelism::Serial,
+    );
+}
+
 /// Times both crates on `p`, interleaved; returns (matrixmultiply, gemm) in ms per product
 /// and the largest difference between their results.
-pub fn race(p: &Product, warmup: usize, steps: usize) -> (Summary, Summary, f32) {
+pub fn race(p: &Product, warmup: usize, steps: usize) -> (Summary, Summary, Summary, f32) {
     let a: Vec<f32> = (0..p.m * p.k).map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5).collect();
     let b: Vec<f32> = (0..p.k * p.n).map(|i| ((i * 104_729) % 1000) as f32 / 1000.0 - 0.5).collect();
-    let (mut c1, mut c2) = (vec![0.0; p.m * p.n], vec![0.0; p.m * p.n]);
-    let (mut first, mut second) = (Samples::default(), Samples::default());
+    let (mut c1, mut c2, mut c3) = (vec![0.0; p.m * p.n], vec![0.0; p.m * p.n], vec![0.0; p.m * p.n]);
+    let (mut first, mut second, mut third) = (Samples::default(), Samples::default(), Samples::default());
+    let mut workspace = gemmkit::Workspace::new();
     for step in 0..warmup + steps {
         let timed = step >= warmup;
         first.time(timed, || with_matrixmultiply(p, &a, &b, &mut c1));
         second.time(timed, || with_gemm(p, &a, &b, &mut c2));
+        third.time(timed, || with_gemmkit(&mut workspace, p, &a, &b, &mut c3));
     }
-    let difference = c1.iter().zip(&c2).fold(0.0_f32, |m, (x, y)| m.max((x - y).abs()));
-    (first.summary(), second.summary(), difference)
+    let difference =
+        c1.iter().zip(&c2).zip(&c3).fold(0.0_f32, |m, ((x, y), z)| m.max((x - y).abs()).max((x - z).abs()));
+    (first.summary(), second.summary(), third.summary(), difference)
 }
 
 #[cfg(test)]
@@ -113,7 +130,7 @@ mod tests {
     #[test]
     fn both_crates_compute_the_same_products_transposes_included() {
         for p in products("S") {
-            let (_, _, difference) = race(&p, 0, 1);
+            let (_, _, _, difference) = race(&p, 0, 1);
             assert!(difference < 1e-4, "{}: results differ by {difference}", p.name);
         }
     }

@@ -118,21 +118,23 @@ fn main() {
             args.steps, args.warmup
         );
         println!(
-            "{:<34} {:>6} {:>6} {:>6} {:>14} {:>10} {:>8}",
-            "product", "m", "k", "n", "matrixmultiply", "gemm", "mm/gemm"
+            "{:<34} {:>6} {:>6} {:>6} {:>14} {:>10} {:>10} {:>8} {:>8}",
+            "product", "m", "k", "n", "matrixmultiply", "gemm", "gemmkit", "mm/gemm", "mm/kit"
         );
         for size in [Size::S, Size::M, Size::L].into_iter().filter(|s| args.size.contains(s)) {
             for p in gemm_race::products(&format!("{size:?}")) {
-                let (mm, gemm, _) = gemm_race::race(&p, args.warmup, args.steps as usize);
+                let (mm, gemm, kit, _) = gemm_race::race(&p, args.warmup, args.steps as usize);
                 println!(
-                    "{:<34} {:>6} {:>6} {:>6} {:>14.4} {:>10.4} {:>8.3}",
+                    "{:<34} {:>6} {:>6} {:>6} {:>14.4} {:>10.4} {:>10.4} {:>8.3} {:>8.3}",
                     p.name,
                     p.m,
                     p.k,
                     p.n,
                     mm.median,
                     gemm.median,
-                    mm.median / gemm.median
+                    kit.median,
+                    mm.median / gemm.median,
+                    mm.median / kit.median
                 );
             }
         }

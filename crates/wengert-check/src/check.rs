@@ -465,7 +465,7 @@ impl GradCheck {
                     }
                     if element.abs_error.is_finite() {
                         report.max_rel_error = report.max_rel_error.max(element.rel_error);
-                        if report.worst.map_or(true, |w| element.abs_error > w.abs_error) {
+                        if report.worst.is_none_or(|w| element.abs_error > w.abs_error) {
                             report.max_abs_error = element.abs_error;
                             report.worst = Some(element);
                         }

@@ -13,7 +13,8 @@ use std::panic::Location;
 use std::rc::Rc;
 
 /// The nodes and the custom ops they name.
-pub(crate) type Graph<'a, T> = (&'a [Node<T>], &'a [Rc<dyn CustomOp<T>>]);
+/// The recorded nodes, the extra inputs of custom ops, and the custom ops.
+pub(crate) type Graph<'a, T> = (&'a [Node<T>], &'a [u32], &'a [Rc<dyn CustomOp<T>>]);
 
 /// The tape's anomaly-mode state.
 #[derive(Default)]
@@ -81,7 +82,7 @@ fn first_non_finite<T: Real>(values: &[T]) -> Option<&'static str> {
 
 impl Anomaly {
     fn new<T: Real>(
-        (nodes, custom_ops): Graph<'_, T>,
+        (nodes, extra_inputs, custom_ops): Graph<'_, T>,
         index: u32,
         phase: Phase,
         found: &'static str,
@@ -92,7 +93,7 @@ impl Anomaly {
         Anomaly {
             node: index as usize,
             op: name(index),
-            inputs: node.inputs.iter().map(|&i| (i as usize, name(i))).collect(),
+            inputs: node.inputs(extra_inputs).iter().map(|&i| (i as usize, name(i))).collect(),
             phase,
             found,
             location: location.map(|l| l.to_string()),
@@ -117,9 +118,9 @@ impl Anomaly {
         index: u32,
         adjoints: &[T],
     ) -> Option<Self> {
-        let nodes = graph.0;
+        let (nodes, extra_inputs, _) = graph;
         let node = &nodes[index as usize];
-        node.inputs.iter().enumerate().find_map(|(k, &input)| {
+        node.inputs(extra_inputs).iter().enumerate().find_map(|(k, &input)| {
             let input = &nodes[input as usize];
             if !input.requires_grad() {
                 return None;

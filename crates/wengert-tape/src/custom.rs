@@ -87,7 +87,7 @@ impl<T: Real> Tape<T> {
 
 /// The sweep's step for a custom node: the op's `vjp` once per input that needs a gradient.
 pub(crate) fn backward<T: Real>(op: &dyn CustomOp<T>, ctx: &mut BackwardContext<'_, T>) {
-    let inputs: SmallVec<[&[T]; 4]> = (0..ctx.node.inputs.len()).map(|k| ctx.input(k)).collect();
+    let inputs: SmallVec<[&[T]; 4]> = (0..ctx.inputs.len()).map(|k| ctx.input(k)).collect();
     let (output, upstream) = (ctx.output(), ctx.upstream);
     for k in 0..inputs.len() {
         if let Some(adjoint) = ctx.adjoint(k) {

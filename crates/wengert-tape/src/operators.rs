@@ -11,6 +11,7 @@ macro_rules! var_with_var {
         impl<'t, T: Real> $trait<Var<'t, T>> for Var<'t, T> {
             type Output = Var<'t, T>;
             #[track_caller]
+            #[inline]
             fn $method(self, rhs: Var<'t, T>) -> Var<'t, T> {
                 binary($op, self, rhs)
             }
@@ -26,6 +27,7 @@ var_with_var!(Div, div, Binary::Div);
 impl<'t, T: Real> Add<T> for Var<'t, T> {
     type Output = Var<'t, T>;
     #[track_caller]
+    #[inline]
     fn add(self, c: T) -> Var<'t, T> {
         unary(UnaryMath::AddConst(c), self)
     }
@@ -35,6 +37,7 @@ impl<'t, T: Real> Sub<T> for Var<'t, T> {
     type Output = Var<'t, T>;
     /// `x - c`, recorded as `x + (-c)`: the same number in IEEE arithmetic.
     #[track_caller]
+    #[inline]
     fn sub(self, c: T) -> Var<'t, T> {
         unary(UnaryMath::AddConst(-c), self)
     }
@@ -43,6 +46,7 @@ impl<'t, T: Real> Sub<T> for Var<'t, T> {
 impl<'t, T: Real> Mul<T> for Var<'t, T> {
     type Output = Var<'t, T>;
     #[track_caller]
+    #[inline]
     fn mul(self, c: T) -> Var<'t, T> {
         unary(UnaryMath::MulConst(c), self)
     }
@@ -51,6 +55,7 @@ impl<'t, T: Real> Mul<T> for Var<'t, T> {
 impl<'t, T: Real> Div<T> for Var<'t, T> {
     type Output = Var<'t, T>;
     #[track_caller]
+    #[inline]
     fn div(self, c: T) -> Var<'t, T> {
         unary(UnaryMath::DivConst(c), self)
     }
@@ -59,6 +64,7 @@ impl<'t, T: Real> Div<T> for Var<'t, T> {
 impl<'t, T: Real> Neg for Var<'t, T> {
     type Output = Var<'t, T>;
     #[track_caller]
+    #[inline]
     fn neg(self) -> Var<'t, T> {
         unary(UnaryMath::Neg, self)
     }
@@ -70,6 +76,7 @@ macro_rules! number_with_var {
         impl<'t> Add<Var<'t, $t>> for $t {
             type Output = Var<'t, $t>;
             #[track_caller]
+            #[inline]
             fn add(self, x: Var<'t, $t>) -> Var<'t, $t> {
                 unary(UnaryMath::AddConst(self), x)
             }
@@ -77,6 +84,7 @@ macro_rules! number_with_var {
         impl<'t> Sub<Var<'t, $t>> for $t {
             type Output = Var<'t, $t>;
             #[track_caller]
+            #[inline]
             fn sub(self, x: Var<'t, $t>) -> Var<'t, $t> {
                 unary(UnaryMath::ConstSub(self), x)
             }
@@ -84,6 +92,7 @@ macro_rules! number_with_var {
         impl<'t> Mul<Var<'t, $t>> for $t {
             type Output = Var<'t, $t>;
             #[track_caller]
+            #[inline]
             fn mul(self, x: Var<'t, $t>) -> Var<'t, $t> {
                 unary(UnaryMath::MulConst(self), x)
             }
@@ -91,6 +100,7 @@ macro_rules! number_with_var {
         impl<'t> Div<Var<'t, $t>> for $t {
             type Output = Var<'t, $t>;
             #[track_caller]
+            #[inline]
             fn div(self, x: Var<'t, $t>) -> Var<'t, $t> {
                 unary(UnaryMath::ConstDiv(self), x)
             }

@@ -144,24 +144,30 @@ impl<T: Real> Tape<T> {
         reached.resize(last + 1, false);
         reached[last] = true;
         let (nodes, values, labels) = (&recording.nodes[..], &recording.values[..], &recording.labels[..]);
-        let (custom_ops, anomaly) = (&recording.custom_ops[..], &recording.anomaly);
+        let (extra_inputs, custom_ops, anomaly) =
+            (&recording.extra_inputs[..], &recording.custom_ops[..], &recording.anomaly);
         for index in (0..=last).rev() {
             if !reached[index] {
                 continue;
             }
             let node = &nodes[index];
-            let (lower_adjoints, own) = adjoints.split_at_mut(node.adjoint_offset);
-            let upstream = &own[..node.shape.numel()];
-            let mut context = BackwardContext { nodes, values, labels, custom_ops, node, upstream, lower_adjoints };
-            ops::backward(&mut context);
-            if anomaly.enabled {
-                if let Some(found) = Anomaly::in_backward(anomaly, (nodes, custom_ops), index as u32, &adjoints) {
-                    return Err(found);
+            let inputs = node.inputs(extra_inputs);
+            if !ops::scalar_backward(node, inputs, (nodes, values), &mut adjoints, reached) {
+                let (lower_adjoints, own) = adjoints.split_at_mut(node.adjoint_offset);
+                let upstream = &own[..node.shape.numel()];
+                let mut context =
+                    BackwardContext { nodes, values, labels, custom_ops, node, inputs, upstream, lower_adjoints };
+                ops::backward(&mut context);
+                for &input in inputs {
+                    if nodes[input as usize].requires_grad() {
+                        reached[input as usize] = true;
+                    }
                 }
             }
-            for &input in &node.inputs {
-                if nodes[input as usize].requires_grad() {
-                    reached[input as usize] = true;
+            if anomaly.enabled {
+                let graph = (nodes, extra_inputs, custom_ops);
+                if let Some(found) = Anomaly::in_backward(anomaly, graph, index as u32, &adjoints) {
+                    return Err(found);
                 }
             }
         }

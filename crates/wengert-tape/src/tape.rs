@@ -9,19 +9,8 @@ use crate::anomaly::{Anomaly, AnomalyMode};
 use crate::custom::CustomOp;
 use crate::ops::Op;
 use crate::{Real, Shape, Tensor, Var};
-use smallvec::SmallVec;
 use std::cell::RefCell;
 use std::rc::Rc;
-
-/// The inputs' node indices, pushed one by one (faster than `collect` for a handful).
-#[inline(always)]
-fn input_indices<T>(inputs: &[Var<'_, T>]) -> SmallVec<[u32; 4]> {
-    let mut indices = SmallVec::new();
-    for v in inputs {
-        indices.push(v.index);
-    }
-    indices
-}
 
 /// The value of node `index`, from the values recorded before the current node.
 #[inline(always)]
@@ -34,10 +23,17 @@ pub(crate) fn value_of<'a, T>(nodes: &[Node<T>], values: &'a [T], index: u32) ->
 pub(crate) const NO_ADJOINT: usize = usize::MAX;
 
 /// One recorded operation.
+///
+/// `Copy`, with no heap part, so that clearing a tape of a million nodes costs nothing and
+/// the sweep reads one small record per node.
+#[derive(Clone, Copy)]
 pub(crate) struct Node<T> {
     pub op: Op<T>,
-    /// Indices of the input nodes, all smaller than this node's own index.
-    pub inputs: SmallVec<[u32; 4]>,
+    /// The input nodes' indices, all smaller than this node's own index, when there are at
+    /// most two (every built-in op); a custom op with more keeps them in
+    /// [`Recording::extra_inputs`] from index `inputs[0]`. Read them with [`Node::inputs`].
+    inputs: [u32; 2],
+    arity: u32,
     pub shape: Shape,
     /// Where the value starts in the value arena. An op with scratch data (the fused
     /// softmax cross-entropy keeps its probabilities) stores it right after the value.
@@ -47,14 +43,29 @@ pub(crate) struct Node<T> {
 }
 
 impl<T> Node<T> {
+    #[inline(always)]
     pub fn requires_grad(&self) -> bool {
         self.adjoint_offset != NO_ADJOINT
+    }
+
+    /// The input nodes' indices; `extra` is the tape's [`Recording::extra_inputs`].
+    #[inline(always)]
+    pub fn inputs<'a>(&'a self, extra: &'a [u32]) -> &'a [u32] {
+        let arity = self.arity as usize;
+        if arity <= 2 {
+            &self.inputs[..arity]
+        } else {
+            let start = self.inputs[0] as usize;
+            &extra[start..start + arity]
+        }
     }
 }
 
 /// Everything a tape records, behind the tape's `RefCell`.
 pub(crate) struct Recording<T> {
     pub nodes: Vec<Node<T>>,
+    /// The inputs of nodes with more than two (custom ops only).
+    pub extra_inputs: Vec<u32>,
     pub values: Vec<T>,
     /// Class labels of the fused softmax cross-entropy nodes.
     pub labels: Vec<usize>,
@@ -69,6 +80,59 @@ pub(crate) struct Recording<T> {
     /// False inside [`Tape::no_grad`]: new nodes get no adjoint.
     pub grad_enabled: bool,
     pub anomaly: AnomalyMode,
+}
+
+impl<T: Real> Recording<T> {
+    /// Whether a new node of `op` on `inputs` needs an adjoint: a parameter does, a
+    /// constant does not, and any other node does if gradients are on and an input needs one.
+    #[inline(always)]
+    fn requires_grad(&self, op: &Op<T>, inputs: &[Var<'_, T>]) -> bool {
+        match op {
+            Op::Parameter => true,
+            Op::Constant | Op::Detach => false,
+            _ => self.grad_enabled && inputs.iter().any(|v| self.nodes[v.index as usize].requires_grad()),
+        }
+    }
+
+    /// Pushes the node whose value was just written at `value_offset`; returns its index.
+    #[inline(always)]
+    fn append(
+        &mut self,
+        op: Op<T>,
+        inputs: &[Var<'_, T>],
+        shape: Shape,
+        value_offset: usize,
+        requires_grad: bool,
+    ) -> u32 {
+        let index = u32::try_from(self.nodes.len()).expect("tape: more than 2^32 nodes");
+        let adjoint_offset = if requires_grad {
+            self.adjoint_len += shape.numel();
+            self.adjoint_len - shape.numel()
+        } else {
+            NO_ADJOINT
+        };
+        let arity = u32::try_from(inputs.len()).expect("tape: a node with more than 2^32 inputs");
+        let inputs = match *inputs {
+            [] => [0, 0],
+            [a] => [a.index, 0],
+            [a, b] => [a.index, b.index],
+            _ => {
+                let start = u32::try_from(self.extra_inputs.len()).expect("tape: more than 2^32 extra inputs");
+                self.extra_inputs.extend(inputs.iter().map(|v| v.index));
+                [start, 0]
+            }
+        };
+        self.nodes.push(Node { op, inputs, arity, shape, value_offset, adjoint_offset });
+        index
+    }
+}
+
+impl<T> Recording<T> {
+    /// The input nodes' indices of node `index`.
+    #[inline]
+    pub fn inputs_of(&self, index: usize) -> &[u32] {
+        self.nodes[index].inputs(&self.extra_inputs)
+    }
 }
 
 /// A Wengert tape: records operations on values of type `T` (`f32` or `f64`) and sweeps
@@ -165,6 +229,7 @@ impl<T: Real> Tape<T> {
         Tape {
             recording: RefCell::new(Recording {
                 nodes: Vec::with_capacity(nodes),
+                extra_inputs: Vec::new(),
                 values: Vec::with_capacity(values),
                 labels: Vec::new(),
                 adjoint_len: 0,
@@ -186,6 +251,7 @@ impl<T: Real> Tape<T> {
     /// assert_eq!(tape.backward(w * w).wrt(w), 6.0);
     /// ```
     #[track_caller]
+    #[inline]
     pub fn var<L: Leaf<T>>(&self, leaf: L) -> Var<'_, T> {
         self.leaf(Op::Parameter, leaf)
     }
@@ -201,11 +267,13 @@ impl<T: Real> Tape<T> {
     /// assert!(grads.get(x).is_none());
     /// ```
     #[track_caller]
+    #[inline]
     pub fn constant<L: Leaf<T>>(&self, leaf: L) -> Var<'_, T> {
         self.leaf(Op::Constant, leaf)
     }
 
     #[track_caller]
+    #[inline]
     fn leaf<L: Leaf<T>>(&self, op: Op<T>, leaf: L) -> Var<'_, T> {
         let shape = leaf.leaf_shape();
         let values = leaf.leaf_values();
@@ -217,6 +285,9 @@ impl<T: Real> Tape<T> {
             shape.numel(),
             values.len()
         );
+        if let [value] = *values {
+            return self.record_scalar(op, [], shape, |[]| value);
+        }
         self.record(op, [], shape, 0, |[], out| out.copy_from_slice(values))
     }
 
@@ -251,6 +322,47 @@ impl<T: Real> Tape<T> {
         scratch: usize,
         forward: impl FnOnce(&[Node<T>], &[T], &mut [T]),
     ) -> Var<'t, T> {
+        self.check_inputs(&op, inputs);
+        let mut guard = self.recording.borrow_mut();
+        let recording = &mut *guard;
+        let requires_grad = recording.requires_grad(&op, inputs);
+        let value_offset = recording.values.len();
+        recording.values.resize(value_offset + shape.numel() + scratch, T::zero());
+        let (before, out) = recording.values.split_at_mut(value_offset);
+        forward(&recording.nodes, before, out);
+        let index = recording.append(op, inputs, shape, value_offset, requires_grad);
+        self.check_forward(guard, index);
+        Var { tape: self, index, shape }
+    }
+
+    /// [`Tape::record`] for an op whose inputs and output each hold one element: the
+    /// scalar tape's hot path, with no slices and no zero-fill of the value.
+    #[track_caller]
+    #[inline(always)]
+    pub(crate) fn record_scalar<'t, const N: usize>(
+        &'t self,
+        op: Op<T>,
+        inputs: [Var<'t, T>; N],
+        shape: Shape,
+        f: impl FnOnce([T; N]) -> T,
+    ) -> Var<'t, T> {
+        debug_assert!(shape.numel() == 1 && inputs.iter().all(|v| v.shape.numel() == 1));
+        self.check_inputs(&op, &inputs);
+        let mut guard = self.recording.borrow_mut();
+        let recording = &mut *guard;
+        let requires_grad = recording.requires_grad(&op, &inputs);
+        let value = f(inputs.map(|v| recording.values[recording.nodes[v.index as usize].value_offset]));
+        let value_offset = recording.values.len();
+        recording.values.push(value);
+        let index = recording.append(op, &inputs, shape, value_offset, requires_grad);
+        self.check_forward(guard, index);
+        Var { tape: self, index, shape }
+    }
+
+    /// Panics unless every input was recorded on this tape.
+    #[track_caller]
+    #[inline(always)]
+    fn check_inputs(&self, op: &Op<T>, inputs: &[Var<'_, T>]) {
         for input in inputs {
             assert!(
                 std::ptr::eq(input.tape, self),
@@ -258,37 +370,31 @@ impl<T: Real> Tape<T> {
                 op.name()
             );
         }
-        let mut guard = self.recording.borrow_mut();
-        let recording = &mut *guard;
-        let index = u32::try_from(recording.nodes.len()).expect("tape: more than 2^32 nodes");
-        let value_offset = recording.values.len();
-        let requires_grad = match op {
-            Op::Parameter => true,
-            Op::Constant | Op::Detach => false,
-            _ => recording.grad_enabled && inputs.iter().any(|v| recording.nodes[v.index as usize].requires_grad()),
-        };
-        recording.values.resize(value_offset + shape.numel() + scratch, T::zero());
-        let (before, out) = recording.values.split_at_mut(value_offset);
-        forward(&recording.nodes, before, out);
-        let adjoint_offset = if requires_grad {
-            recording.adjoint_len += shape.numel();
-            recording.adjoint_len - shape.numel()
-        } else {
-            NO_ADJOINT
-        };
-        recording.nodes.push(Node { op, inputs: input_indices(inputs), shape, value_offset, adjoint_offset });
-        if recording.anomaly.enabled {
-            let location = std::panic::Location::caller();
-            recording.anomaly.locations.push((index, location));
-            let value = &recording.values[value_offset..value_offset + shape.numel()];
-            if let Some(anomaly) =
-                Anomaly::in_forward((&recording.nodes, &recording.custom_ops), index, value, location)
-            {
-                drop(guard);
-                panic!("{anomaly}");
-            }
+    }
+
+    /// In anomaly mode, remembers where node `index` was recorded and panics if its value
+    /// is not finite.
+    #[track_caller]
+    #[inline(always)]
+    fn check_forward(&self, guard: std::cell::RefMut<'_, Recording<T>>, index: u32) {
+        if guard.anomaly.enabled {
+            self.check_forward_slow(guard, index);
         }
-        Var { tape: self, index, shape }
+    }
+
+    #[track_caller]
+    #[inline(never)]
+    fn check_forward_slow(&self, mut guard: std::cell::RefMut<'_, Recording<T>>, index: u32) {
+        let location = std::panic::Location::caller();
+        guard.anomaly.locations.push((index, location));
+        let recording = &*guard;
+        let node = &recording.nodes[index as usize];
+        let value = &recording.values[node.value_offset..node.value_offset + node.shape.numel()];
+        let graph = (&recording.nodes[..], &recording.extra_inputs[..], &recording.custom_ops[..]);
+        if let Some(anomaly) = Anomaly::in_forward(graph, index, value, location) {
+            drop(guard);
+            panic!("{anomaly}");
+        }
     }
 
     /// Runs `f` with gradient recording off: nodes recorded inside get no adjoint and no
@@ -362,6 +468,7 @@ impl<T: Real> Tape<T> {
     pub fn clear(&mut self) {
         let recording = self.recording.get_mut();
         recording.nodes.clear();
+        recording.extra_inputs.clear();
         recording.values.clear();
         recording.labels.clear();
         recording.custom_ops.clear();
@@ -375,10 +482,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_node_costs_72_bytes_in_f32_and_f64() {
+    fn a_node_costs_56_bytes_in_f32_and_f64() {
         // docs/architecture.md quotes this size; a larger node slows every scalar op.
-        assert_eq!(std::mem::size_of::<Node<f64>>(), 72);
-        assert_eq!(std::mem::size_of::<Node<f32>>(), 72);
+        assert_eq!(std::mem::size_of::<Node<f64>>(), 56);
+        assert_eq!(std::mem::size_of::<Node<f32>>(), 56);
     }
 
     #[test]

@@ -63,6 +63,36 @@ impl CustomOp<f64> for Product {
     }
 }
 
+/// `a b + c` elementwise: three inputs, more than a node keeps inline.
+struct MultiplyAdd;
+
+impl CustomOp<f64> for MultiplyAdd {
+    fn name(&self) -> &'static str {
+        "multiply_add"
+    }
+    fn output_shape(&self, inputs: &[Shape]) -> Result<Shape, String> {
+        match inputs {
+            [a, b, c] if a == b && b == c => Ok(*a),
+            _ => Err("needs three inputs of one shape".to_string()),
+        }
+    }
+    fn forward(&self, inputs: &[&[f64]], output: &mut [f64]) {
+        for (i, y) in output.iter_mut().enumerate() {
+            *y = inputs[0][i] * inputs[1][i] + inputs[2][i];
+        }
+    }
+    /// d/da = b, d/db = a, d/dc = 1.
+    fn vjp(&self, input: usize, inputs: &[&[f64]], _output: &[f64], upstream: &[f64], adjoint: &mut [f64]) {
+        for (i, (a, &g)) in adjoint.iter_mut().zip(upstream).enumerate() {
+            *a += g * match input {
+                0 => inputs[1][i],
+                1 => inputs[0][i],
+                _ => 1.0,
+            };
+        }
+    }
+}
+
 fn residuals() -> impl Strategy<Value = Vec<f64>> {
     // Kept 1e-3 away from the kinks at +/-delta (delta = 1), where a central difference
     // straddles two pieces.
@@ -85,6 +115,47 @@ proptest! {
         let report = check_gradients(
             |tape, v| (tape.custom(Product { wrong: false }, &[v[0], v[1]]) + tape.custom(Product { wrong: false }, &[v[0], v[0]])).tanh().sum(),
             &[Tensor::from_slice(&a), Tensor::from_slice(&b)],
+        );
+        prop_assert!(report.passes(Tolerance::default()), "{report}");
+    }
+}
+
+#[test]
+fn custom_op_with_three_inputs_gets_each_its_own_gradient() {
+    let mut tape = Tape::<f64>::new();
+    for round in 0..2 {
+        // Twice, with a clear between, so that the inputs kept outside the nodes are reset too.
+        let (a, b, c) = (tape.var(2.0 + f64::from(round)), tape.var(-3.0), tape.var(0.5));
+        let unused = tape.custom(MultiplyAdd, &[c, c, c]);
+        let y = tape.custom(MultiplyAdd, &[a, b, c]);
+        let loss = y * y;
+        let grads = tape.backward(loss);
+        // loss = (a b + c)^2: d/da = 2 y b, d/db = 2 y a, d/dc = 2 y.
+        let value = (2.0 + f64::from(round)) * -3.0 + 0.5;
+        assert_eq!(y.value(), value);
+        assert_eq!(grads.wrt(a), 2.0 * value * -3.0);
+        assert_eq!(grads.wrt(b), 2.0 * value * (2.0 + f64::from(round)));
+        assert_eq!(grads.wrt(c), 2.0 * value);
+        assert_eq!(grads.wrt(unused), 0.0, "recorded before the output but not on its path");
+        let dot = tape.to_dot();
+        for position in 0..3 {
+            assert!(dot.contains(&format!("label=\"{position}\"")), "input {position} missing in\n{dot}");
+        }
+        drop(grads);
+        tape.clear();
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn custom_op_with_three_inputs_passes_the_gradient_check(a in prop::collection::vec(-3.0..3.0f64, 1..6)) {
+        let b: Vec<f64> = a.iter().map(|x| 1.0 - x).collect();
+        let c: Vec<f64> = a.iter().map(|x| x * x - 0.5).collect();
+        let report = check_gradients(
+            |tape, v| tape.custom(MultiplyAdd, &[v[0], v[1], v[2]]).tanh().sum(),
+            &[Tensor::from_slice(&a), Tensor::from_slice(&b), Tensor::from_slice(&c)],
         );
         prop_assert!(report.passes(Tolerance::default()), "{report}");
     }

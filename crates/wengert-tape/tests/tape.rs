@@ -350,6 +350,28 @@ fn elementwise_op_on_different_shapes_panics() {
 }
 
 #[test]
+#[should_panic(expected = "add: shapes [1] and [1 x 1] differ")]
+fn one_element_vector_and_matrix_are_different_shapes() {
+    // One element each, so the scalar fast path sees them first: it must refuse them too.
+    let tape = Tape::<f64>::new();
+    let (v, m) = (tape.var(&Tensor::from_slice(&[1.0])), tape.var(&Tensor::from_rows(&[[2.0]])));
+    let _ = v + m;
+}
+
+#[test]
+fn one_element_values_keep_their_shape_through_scalar_ops() {
+    let tape = Tape::<f64>::new();
+    let (m, s) = (tape.var(&Tensor::from_rows(&[[3.0]])), tape.var(2.0));
+    let (y, z) = (m * s, (s * m).exp());
+    assert_eq!((y.shape(), z.shape()), (Shape::matrix(1, 1), Shape::matrix(1, 1)));
+    assert_eq!((s - s).shape(), Shape::scalar());
+    let grads = tape.backward((y + z).sum());
+    // d/dm (m s + e^(s m)) = s + s e^(s m); d/ds = m + m e^(s m).
+    assert_eq!(grads.wrt_slice(m), &[2.0 + 2.0 * 6.0_f64.exp()]);
+    assert_eq!(grads.wrt(s), 3.0 + 3.0 * 6.0_f64.exp());
+}
+
+#[test]
 #[should_panic(expected = "add: shapes [1 x 2] and [2] differ")]
 fn row_and_vector_of_equal_length_are_different_shapes() {
     let tape = Tape::<f64>::new();
@@ -583,4 +605,16 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn a_node_off_the_output_path_sends_nothing_even_with_an_infinite_derivative() {
+    // ln'(0) = inf and 0 x inf = NaN: a sweep that ran every node, reached or not, would
+    // poison dL/dx. Recorded before the output (x.ln()) and after it (x.sqrt()).
+    let tape = Tape::<f64>::new();
+    let x = tape.var(0.0);
+    let _before = x.ln();
+    let output = x * 2.0;
+    let _after = x.sqrt();
+    assert_eq!(tape.backward(output).wrt(x), 2.0);
 }

@@ -89,7 +89,7 @@ fn render<T: Real>(tape: &Tape<T>, grads: Option<&Gradients<'_, T>>) -> String {
     let recording = tape.recording.borrow();
     let Recording { nodes, values, .. } = &*recording;
     let output = grads.map(|g| g.output as usize);
-    let reached = output.map(|o| reached_from(nodes, o));
+    let reached = output.map(|o| reached_from(&recording, o));
 
     let mut dot = String::new();
     let caption = match output {
@@ -154,10 +154,11 @@ fn render<T: Real>(tape: &Tape<T>, grads: Option<&Gradients<'_, T>>) -> String {
         );
     }
 
-    for (index, node) in nodes.iter().enumerate() {
-        for (position, &input) in node.inputs.iter().enumerate() {
+    for index in 0..nodes.len() {
+        let inputs = recording.inputs_of(index);
+        for (position, &input) in inputs.iter().enumerate() {
             let mut attributes = Vec::new();
-            if node.inputs.len() > 1 {
+            if inputs.len() > 1 {
                 attributes.push(format!("label=\"{position}\""));
             }
             if let Some(reached) = &reached {

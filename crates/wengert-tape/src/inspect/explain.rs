@@ -10,7 +10,7 @@
 
 use super::{adjoint_of, number, op_name, reached_from, summary_line};
 use crate::ops::{Activation, Binary, Op, UnaryMath};
-use crate::tape::Node;
+use crate::tape::Recording;
 use crate::{Gradients, Real, Shape};
 use std::fmt;
 
@@ -274,13 +274,14 @@ fn rule<T: Real>(op: &Op<T>, name: &str, inputs: &[Shape], shape: Shape) -> Rule
 
 /// The rule as applied at one node: each text followed by the input it went to; inputs
 /// without an adjoint are named as getting nothing.
-fn applied<T>(rule: &Rule, node: &Node<T>, nodes: &[Node<T>]) -> String {
+fn applied<T>(rule: &Rule, index: usize, recording: &Recording<T>) -> String {
+    let nodes = &recording.nodes;
     if let Some(leaf) = rule.leaf {
         return leaf.to_string();
     }
     let mut sent = Vec::new();
     let mut skipped = Vec::new();
-    for (k, &input) in node.inputs.iter().enumerate() {
+    for (k, &input) in recording.inputs_of(index).iter().enumerate() {
         if nodes[input as usize].requires_grad() {
             let text = rule.inputs.get(k).cloned().unwrap_or_else(|| format!("d(input {k})"));
             sent.push(format!("{text} -> #{input}"));
@@ -313,7 +314,8 @@ struct Layer {
 }
 
 /// Finds the layers among the reached nodes and numbers them 1, 2, ... in recording order.
-fn find_layers<T>(nodes: &[Node<T>], reached: &[bool]) -> Vec<Layer> {
+fn find_layers<T>(recording: &Recording<T>, reached: &[bool]) -> Vec<Layer> {
+    let nodes = &recording.nodes;
     let mut layers: Vec<Layer> = Vec::new();
     for (head, node) in nodes.iter().enumerate() {
         let kind = match node.op {
@@ -325,11 +327,11 @@ fn find_layers<T>(nodes: &[Node<T>], reached: &[bool]) -> Vec<Layer> {
         if !reached[head] {
             continue;
         }
-        let add_bias = node.inputs[0] as usize;
+        let add_bias = recording.inputs_of(head)[0] as usize;
         if !matches!(nodes[add_bias].op, Op::AddBias) || !reached[add_bias] {
             continue;
         }
-        let matmul = nodes[add_bias].inputs[0] as usize;
+        let matmul = recording.inputs_of(add_bias)[0] as usize;
         if !matches!(nodes[matmul].op, Op::MatMul) || !reached[matmul] {
             continue;
         }
@@ -347,15 +349,16 @@ fn find_layers<T>(nodes: &[Node<T>], reached: &[bool]) -> Vec<Layer> {
 }
 
 /// The backpropagation equation each node of a recognised layer carries out, by node index.
-fn equations<T>(nodes: &[Node<T>], reached: &[bool]) -> Vec<(usize, String)> {
-    let layers = find_layers(nodes, reached);
+fn equations<T>(recording: &Recording<T>, reached: &[bool]) -> Vec<(usize, String)> {
+    let nodes = &recording.nodes;
+    let layers = find_layers(recording, reached);
     let layer_with_head = |index: usize| layers.iter().find(|layer| layer.head == index);
     let mut equations = Vec::new();
     for layer in &layers {
         let l = layer.number;
         // The head: BP1 at the output layer, BP2 where the activation feeds a layer above.
         let above: Vec<&Layer> =
-            layers.iter().filter(|other| nodes[other.matmul].inputs[0] as usize == layer.head).collect();
+            layers.iter().filter(|other| recording.inputs_of(other.matmul)[0] as usize == layer.head).collect();
         let head = match layer.kind {
             Head::FusedLoss { delta, formula } => {
                 let delta = delta.replace('Z', &format!("Z^{l}"));
@@ -369,7 +372,7 @@ fn equations<T>(nodes: &[Node<T>], reached: &[bool]) -> Vec<(usize, String)> {
             Head::Activation => {
                 let flows: Vec<String> = above.iter().map(|a| format!("delta^{k} (W^{k})^T", k = a.number)).collect();
                 let consumers = (layer.head + 1..nodes.len())
-                    .filter(|&c| reached[c] && nodes[c].inputs.iter().any(|&i| i as usize == layer.head))
+                    .filter(|&c| reached[c] && recording.inputs_of(c).iter().any(|&i| i as usize == layer.head))
                     .count();
                 let relation = if consumers == above.len() { "=" } else { "includes" };
                 format!(
@@ -381,7 +384,7 @@ fn equations<T>(nodes: &[Node<T>], reached: &[bool]) -> Vec<(usize, String)> {
         equations.push((layer.head, head));
 
         // add_bias: BP4 on the bias; delta passes to the matmul unchanged.
-        let bias = nodes[layer.add_bias].inputs[1] as usize;
+        let bias = recording.inputs_of(layer.add_bias)[1] as usize;
         let add_bias = if nodes[bias].requires_grad() {
             format!("layer {l}: db^{l} = column sums of delta^{l} (BP4); delta^{l} passes on to the matmul unchanged")
         } else {
@@ -390,7 +393,10 @@ fn equations<T>(nodes: &[Node<T>], reached: &[bool]) -> Vec<(usize, String)> {
         equations.push((layer.add_bias, add_bias));
 
         // matmul: BP3 on the weights; delta W^T flows to the layer below (BP2).
-        let (input, weights) = (nodes[layer.matmul].inputs[0] as usize, nodes[layer.matmul].inputs[1] as usize);
+        let (input, weights) = match *recording.inputs_of(layer.matmul) {
+            [input, weights] => (input as usize, weights as usize),
+            _ => unreachable!("matmul has two inputs"),
+        };
         let below = layer_with_head(input);
         let a = match below {
             Some(below) => format!("(A^{})^T", below.number),
@@ -444,8 +450,8 @@ impl<T: Real> Gradients<'_, T> {
         let recording = self.tape.recording.borrow();
         let nodes = &recording.nodes[..];
         let output = self.output as usize;
-        let reached = reached_from(nodes, output);
-        let mut equations = equations(nodes, &reached);
+        let reached = reached_from(&recording, output);
+        let mut equations = equations(&recording, &reached);
         let mut steps = Vec::new();
         for index in (0..=output).rev() {
             if !reached[index] {
@@ -453,7 +459,8 @@ impl<T: Real> Gradients<'_, T> {
             }
             let node = &nodes[index];
             let name = op_name(&recording, node);
-            let input_shapes: Vec<Shape> = node.inputs.iter().map(|&i| nodes[i as usize].shape).collect();
+            let input_shapes: Vec<Shape> =
+                recording.inputs_of(index).iter().map(|&i| nodes[i as usize].shape).collect();
             let rule = rule(&node.op, name, &input_shapes, node.shape);
             let adjoint = adjoint_of(self, node).map_or_else(|| "-".to_string(), summary_line);
             let equation = equations.iter().position(|(i, _)| *i == index).map(|k| equations.swap_remove(k).1);
@@ -462,7 +469,7 @@ impl<T: Real> Gradients<'_, T> {
                 op: name,
                 shape: node.shape,
                 adjoint,
-                rule: applied(&rule, node, nodes),
+                rule: applied(&rule, index, &recording),
                 source: rule.source,
                 equation,
             });

@@ -101,7 +101,8 @@ fn join<T: Real>(values: &[T]) -> String {
 
 /// Which nodes the reverse sweep from `output` reached: the output, if it needs an adjoint,
 /// and every node that needs one and feeds a reached node. The same walk as the sweep's.
-pub(crate) fn reached_from<T>(nodes: &[Node<T>], output: usize) -> Vec<bool> {
+pub(crate) fn reached_from<T>(recording: &Recording<T>, output: usize) -> Vec<bool> {
+    let nodes = &recording.nodes;
     let mut reached = vec![false; nodes.len()];
     if output >= nodes.len() || !nodes[output].requires_grad() {
         return reached;
@@ -109,7 +110,7 @@ pub(crate) fn reached_from<T>(nodes: &[Node<T>], output: usize) -> Vec<bool> {
     reached[output] = true;
     for index in (0..=output).rev() {
         if reached[index] {
-            for &input in &nodes[index].inputs {
+            for &input in recording.inputs_of(index) {
                 if nodes[input as usize].requires_grad() {
                     reached[input as usize] = true;
                 }

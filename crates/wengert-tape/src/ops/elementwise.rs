@@ -6,6 +6,7 @@
 //! contributions of every element it met.
 
 use super::{map_backward, map_forward, BackwardContext, ElementwiseRule, Op};
+use crate::tape::Node;
 use crate::{Real, Var};
 
 /// `a (op) b`, elementwise.
@@ -51,8 +52,22 @@ impl Binary {
 }
 
 /// Records `a (op) b`: equal shapes, or a scalar (rank 0) on one side broadcast over the other.
+///
+/// Inlined so that a scalar op's handle stays in registers: returned through memory, it is
+/// reloaded with a wider read than the callee's stores, which the CPU cannot forward.
 #[track_caller]
+#[inline(always)]
 pub(crate) fn binary<'t, T: Real>(op: Binary, a: Var<'t, T>, b: Var<'t, T>) -> Var<'t, T> {
+    let (sa, sb) = (a.shape, b.shape);
+    if sa.numel() == 1 && sb.numel() == 1 && (sa == sb || sa.is_scalar() || sb.is_scalar()) {
+        let shape = if sb.is_scalar() { sa } else { sb };
+        return a.tape.record_scalar(Op::Binary(op), [a, b], shape, |[x, y]| op.f(x, y));
+    }
+    binary_tensor(op, a, b)
+}
+
+#[track_caller]
+fn binary_tensor<'t, T: Real>(op: Binary, a: Var<'t, T>, b: Var<'t, T>) -> Var<'t, T> {
     let (sa, sb) = (a.shape(), b.shape());
     let shape = if sa == sb || sb.is_scalar() {
         sa
@@ -186,8 +201,19 @@ macro_rules! dispatch_unary {
     };
 }
 
+/// Records `f(x)`, elementwise. Inlined like [`binary`].
 #[track_caller]
+#[inline(always)]
 pub(crate) fn unary<'t, T: Real>(op: UnaryMath<T>, x: Var<'t, T>) -> Var<'t, T> {
+    let shape = x.shape();
+    if shape.numel() == 1 {
+        return x.tape.record_scalar(Op::Unary(op), [x], shape, |[x]| dispatch_unary!(op, rule => rule.f(x)));
+    }
+    unary_tensor(op, x)
+}
+
+#[track_caller]
+fn unary_tensor<'t, T: Real>(op: UnaryMath<T>, x: Var<'t, T>) -> Var<'t, T> {
     let shape = x.shape();
     x.tape.record(Op::Unary(op), [x], shape, 0, |[x], out| dispatch_unary!(op, rule => map_forward(rule, x, out)))
 }
@@ -198,6 +224,43 @@ pub(crate) fn unary_backward<T: Real>(op: UnaryMath<T>, ctx: &mut BackwardContex
     if let Some(x_adjoint) = ctx.adjoint(0) {
         dispatch_unary!(op, rule => map_backward(rule, x, y, g, x_adjoint));
     }
+}
+
+/// The backward rule of a one-element `Unary` or `Binary` node, read and written straight
+/// from the arenas, that also marks the inputs with an adjoint as reached: the scalar
+/// tape's hot path, with the same rules as [`unary_backward`] and [`binary_backward`].
+/// Returns false, doing nothing, for any other node.
+#[inline(always)]
+pub(crate) fn scalar_backward<T: Real>(
+    node: &Node<T>,
+    inputs: &[u32],
+    (nodes, values): (&[Node<T>], &[T]),
+    adjoints: &mut [T],
+    reached: &mut [bool],
+) -> bool {
+    if node.shape.numel() != 1 || !matches!(node.op, Op::Unary(_) | Op::Binary(_)) {
+        return false;
+    }
+    let (y, g) = (values[node.value_offset], adjoints[node.adjoint_offset]);
+    let value = |input: u32| values[nodes[input as usize].value_offset];
+    let mut send = |input: u32, local: T| {
+        let input_node = &nodes[input as usize];
+        if input_node.requires_grad() {
+            let adjoint = &mut adjoints[input_node.adjoint_offset];
+            *adjoint = *adjoint + g * local;
+            reached[input as usize] = true;
+        }
+    };
+    match (node.op, inputs) {
+        (Op::Unary(op), &[x]) => send(x, dispatch_unary!(op, rule => rule.df(value(x), y))),
+        (Op::Binary(op), &[a, b]) => {
+            let (da, db) = op.partials(value(a), value(b), y);
+            send(a, da);
+            send(b, db);
+        }
+        _ => unreachable!("a unary op has one input, a binary op two"),
+    }
+    true
 }
 
 #[derive(Clone, Copy)]
@@ -256,10 +319,11 @@ impl<T: Real> ElementwiseRule<T> for Powi {
     }
     /// (x^n)' = n x^(n-1), and 0 for n = 0; reads the input.
     fn df(self, x: T, _y: T) -> T {
-        if self.0 == 0 {
-            T::zero()
-        } else {
-            T::lit(f64::from(self.0)) * x.powi(self.0 - 1)
+        match self.0 {
+            0 => T::zero(),
+            // The square, the common case, without a call to the powi routine (2x exactly).
+            2 => x + x,
+            n => T::lit(f64::from(n)) * x.powi(n - 1),
         }
     }
 }
@@ -351,6 +415,7 @@ impl<'t, T: Real> Var<'t, T> {
     /// assert_eq!((y.value(), tape.backward(y).wrt(x)), (9.0, 6.0));
     /// ```
     #[track_caller]
+    #[inline]
     pub fn powi(self, n: i32) -> Self {
         unary(UnaryMath::Powi(n), self)
     }
@@ -365,6 +430,7 @@ impl<'t, T: Real> Var<'t, T> {
     /// assert_eq!((y.value(), tape.backward(y).wrt(x)), (8.0, 3.0));
     /// ```
     #[track_caller]
+    #[inline]
     pub fn powf(self, p: T) -> Self {
         unary(UnaryMath::Powf(p), self)
     }
@@ -378,6 +444,7 @@ impl<'t, T: Real> Var<'t, T> {
     /// assert_eq!(tape.backward(x.exp()).wrt(x), 1.0);
     /// ```
     #[track_caller]
+    #[inline]
     pub fn exp(self) -> Self {
         unary(UnaryMath::Exp, self)
     }
@@ -391,6 +458,7 @@ impl<'t, T: Real> Var<'t, T> {
     /// assert_eq!(tape.backward(x.ln()).wrt(x), 0.25);
     /// ```
     #[track_caller]
+    #[inline]
     pub fn ln(self) -> Self {
         unary(UnaryMath::Ln, self)
     }
@@ -404,6 +472,7 @@ impl<'t, T: Real> Var<'t, T> {
     /// assert_eq!(tape.backward(x.sqrt()).wrt(x), 0.25);
     /// ```
     #[track_caller]
+    #[inline]
     pub fn sqrt(self) -> Self {
         unary(UnaryMath::Sqrt, self)
     }

@@ -23,7 +23,7 @@ use crate::custom::CustomOp;
 use crate::tape::{Node, NO_ADJOINT};
 use crate::{Real, Shape};
 pub(crate) use activation::Activation;
-pub(crate) use elementwise::{Binary, UnaryMath};
+pub(crate) use elementwise::{scalar_backward, Binary, UnaryMath};
 use std::rc::Rc;
 
 /// The operation of a node, with the constants it needs.
@@ -99,6 +99,8 @@ pub(crate) struct BackwardContext<'a, T> {
     pub labels: &'a [usize],
     pub custom_ops: &'a [Rc<dyn CustomOp<T>>],
     pub node: &'a Node<T>,
+    /// The node's inputs' indices.
+    pub inputs: &'a [u32],
     /// dL/d(this node's value), one element per element of the value.
     pub upstream: &'a [T],
     /// The adjoint arena below this node's adjoint: every input's adjoint lives there.
@@ -108,7 +110,7 @@ pub(crate) struct BackwardContext<'a, T> {
 impl<'a, T: Real> BackwardContext<'a, T> {
     #[inline]
     fn input_node(&self, k: usize) -> &'a Node<T> {
-        &self.nodes[self.node.inputs[k] as usize]
+        &self.nodes[self.inputs[k] as usize]
     }
 
     /// The value of input `k`.

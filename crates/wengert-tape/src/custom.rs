@@ -79,7 +79,7 @@ impl<T: Real> Tape<T> {
             u32::try_from(recording.custom_ops.len() - 1).expect("tape: more than 2^32 custom ops")
         };
         self.record_node(Op::Custom(index), inputs, shape, 0, |nodes, before, out| {
-            let values: SmallVec<[&[T]; 4]> = inputs.iter().map(|v| value_of(nodes, before, v.index)).collect();
+            let values: SmallVec<[&[T]; 4]> = inputs.iter().map(|v| value_of(nodes, before, v.index as u32)).collect();
             op.forward(&values, out);
         })
     }

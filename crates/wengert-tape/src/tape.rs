@@ -29,11 +29,11 @@ pub(crate) const NO_ADJOINT: usize = usize::MAX;
 #[derive(Clone, Copy)]
 pub(crate) struct Node<T> {
     pub op: Op<T>,
-    /// The input nodes' indices, all smaller than this node's own index, when there are at
-    /// most two (every built-in op); a custom op with more keeps them in
-    /// [`Recording::extra_inputs`] from index `inputs[0]`. Read them with [`Node::inputs`].
+    /// The input nodes' indices, all smaller than this node's own index, for a built-in op
+    /// (at most two, as many as [`Op::arity`] says; unused slots 0). A custom op keeps its
+    /// list in [`Recording::extra_inputs`], its length first, from index `inputs[0]`. Read
+    /// them with [`Node::inputs`].
     inputs: [u32; 2],
-    arity: u32,
     pub shape: Shape,
     /// Where the value starts in the value arena. An op with scratch data (the fused
     /// softmax cross-entropy keeps its probabilities) stores it right after the value.
@@ -48,15 +48,21 @@ impl<T> Node<T> {
         self.adjoint_offset != NO_ADJOINT
     }
 
+    /// The two input slots as stored: a built-in op's inputs (unused slots 0); for a custom
+    /// op, where its list starts in the extra inputs. Use [`Node::inputs`] unless the op is known.
+    #[inline(always)]
+    pub fn input_slots(&self) -> [u32; 2] {
+        self.inputs
+    }
+
     /// The input nodes' indices; `extra` is the tape's [`Recording::extra_inputs`].
     #[inline(always)]
     pub fn inputs<'a>(&'a self, extra: &'a [u32]) -> &'a [u32] {
-        let arity = self.arity as usize;
-        if arity <= 2 {
-            &self.inputs[..arity]
-        } else {
+        if let Op::Custom(_) = self.op {
             let start = self.inputs[0] as usize;
-            &extra[start..start + arity]
+            &extra[start + 1..start + 1 + extra[start] as usize]
+        } else {
+            &self.inputs[..self.op.arity()]
         }
     }
 }
@@ -64,7 +70,7 @@ impl<T> Node<T> {
 /// Everything a tape records, behind the tape's `RefCell`.
 pub(crate) struct Recording<T> {
     pub nodes: Vec<Node<T>>,
-    /// The inputs of nodes with more than two (custom ops only).
+    /// The inputs of custom-op nodes: for each, the count, then the indices.
     pub extra_inputs: Vec<u32>,
     pub values: Vec<T>,
     /// Class labels of the fused softmax cross-entropy nodes.
@@ -90,7 +96,7 @@ impl<T: Real> Recording<T> {
         match op {
             Op::Parameter => true,
             Op::Constant | Op::Detach => false,
-            _ => self.grad_enabled && inputs.iter().any(|v| self.nodes[v.index as usize].requires_grad()),
+            _ => self.grad_enabled && inputs.iter().any(|v| self.nodes[v.index].requires_grad()),
         }
     }
 
@@ -111,18 +117,21 @@ impl<T: Real> Recording<T> {
         } else {
             NO_ADJOINT
         };
-        let arity = u32::try_from(inputs.len()).expect("tape: a node with more than 2^32 inputs");
-        let inputs = match *inputs {
-            [] => [0, 0],
-            [a] => [a.index, 0],
-            [a, b] => [a.index, b.index],
-            _ => {
-                let start = u32::try_from(self.extra_inputs.len()).expect("tape: more than 2^32 extra inputs");
-                self.extra_inputs.extend(inputs.iter().map(|v| v.index));
-                [start, 0]
+        let inputs = if let Op::Custom(_) = op {
+            let start = u32::try_from(self.extra_inputs.len()).expect("tape: more than 2^32 extra inputs");
+            self.extra_inputs.push(u32::try_from(inputs.len()).expect("custom: more than 2^32 inputs"));
+            self.extra_inputs.extend(inputs.iter().map(|v| v.index as u32));
+            [start, 0]
+        } else {
+            debug_assert_eq!(inputs.len(), op.arity(), "{}", op.name());
+            match *inputs {
+                [] => [0, 0],
+                [a] => [a.index as u32, 0],
+                [a, b] => [a.index as u32, b.index as u32],
+                _ => unreachable!("a built-in op has at most two inputs"),
             }
         };
-        self.nodes.push(Node { op, inputs, arity, shape, value_offset, adjoint_offset });
+        self.nodes.push(Node { op, inputs, shape, value_offset, adjoint_offset });
         index
     }
 }
@@ -305,7 +314,7 @@ impl<T: Real> Tape<T> {
         forward: impl FnOnce([&[T]; N], &mut [T]),
     ) -> Var<'t, T> {
         self.record_node(op, &inputs, shape, scratch, |nodes, before, out| {
-            forward(inputs.map(|v| value_of(nodes, before, v.index)), out)
+            forward(inputs.map(|v| value_of(nodes, before, v.index as u32)), out)
         })
     }
 
@@ -332,7 +341,7 @@ impl<T: Real> Tape<T> {
         forward(&recording.nodes, before, out);
         let index = recording.append(op, inputs, shape, value_offset, requires_grad);
         self.check_forward(guard, index);
-        Var { tape: self, index, shape }
+        Var { tape: self, index: index as usize, shape }
     }
 
     /// [`Tape::record`] for an op whose inputs and output each hold one element: the
@@ -351,12 +360,12 @@ impl<T: Real> Tape<T> {
         let mut guard = self.recording.borrow_mut();
         let recording = &mut *guard;
         let requires_grad = recording.requires_grad(&op, &inputs);
-        let value = f(inputs.map(|v| recording.values[recording.nodes[v.index as usize].value_offset]));
+        let value = f(inputs.map(|v| recording.values[recording.nodes[v.index].value_offset]));
         let value_offset = recording.values.len();
         recording.values.push(value);
         let index = recording.append(op, &inputs, shape, value_offset, requires_grad);
         self.check_forward(guard, index);
-        Var { tape: self, index, shape }
+        Var { tape: self, index: index as usize, shape }
     }
 
     /// Panics unless every input was recorded on this tape.
@@ -482,10 +491,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_node_costs_56_bytes_in_f32_and_f64() {
+    fn a_node_costs_48_bytes_in_f32_and_f64() {
         // docs/architecture.md quotes this size; a larger node slows every scalar op.
-        assert_eq!(std::mem::size_of::<Node<f64>>(), 56);
-        assert_eq!(std::mem::size_of::<Node<f32>>(), 56);
+        assert_eq!(std::mem::size_of::<Node<f64>>(), 48);
+        assert_eq!(std::mem::size_of::<Node<f32>>(), 48);
     }
 
     #[test]

@@ -23,7 +23,9 @@ use std::fmt;
 #[derive(Clone, Copy)]
 pub struct Var<'t, T> {
     pub(crate) tape: &'t Tape<T>,
-    pub(crate) index: u32,
+    /// The node's index (below 2^32), stored as a word like the other two fields: a handle
+    /// is then copied with whole-word moves only (see `Shape`).
+    pub(crate) index: usize,
     /// A copy of the node's shape, so that shape checks need not borrow the tape.
     pub(crate) shape: Shape,
 }
@@ -36,7 +38,7 @@ impl<'t, T: Real> Var<'t, T> {
 
     /// The node's position on the tape (0 for the first node recorded).
     pub fn index(self) -> usize {
-        self.index as usize
+        self.index
     }
 
     /// The shape of the value.
@@ -74,7 +76,7 @@ impl<'t, T: Real> Var<'t, T> {
     /// ```
     pub fn values(self) -> Ref<'t, [T]> {
         Ref::map(self.tape.recording.borrow(), |recording| {
-            let start = recording.nodes[self.index as usize].value_offset;
+            let start = recording.nodes[self.index].value_offset;
             &recording.values[start..start + self.shape.numel()]
         })
     }
@@ -101,7 +103,7 @@ impl<'t, T: Real> Var<'t, T> {
     /// assert!(!(x * x).requires_grad());
     /// ```
     pub fn requires_grad(self) -> bool {
-        self.tape.recording.borrow().nodes[self.index as usize].requires_grad()
+        self.tape.recording.borrow().nodes[self.index].requires_grad()
     }
 
     /// The name of the operation that made this node ("matmul", "sigmoid", "var", ...).
@@ -113,7 +115,7 @@ impl<'t, T: Real> Var<'t, T> {
     /// ```
     pub fn op_name(self) -> &'static str {
         let recording = self.tape.recording.borrow();
-        crate::ops::op_name(&recording.nodes[self.index as usize].op, &recording.custom_ops)
+        crate::ops::op_name(&recording.nodes[self.index].op, &recording.custom_ops)
     }
 
     /// The same value entering the tape as a constant: no gradient flows back through it.

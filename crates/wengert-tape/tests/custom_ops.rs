@@ -237,3 +237,18 @@ fn intermediate_gradients_are_kept_by_default() {
     // dy/dh = 2h, read from the intermediate node without asking for it in advance.
     assert_eq!(grads.wrt(h), 2.0 * 2f64.tanh());
 }
+
+#[test]
+fn a_long_tape_after_custom_nodes_sweeps_through_them() {
+    // The sweep looks ahead at the nodes it will meet (to prefetch their inputs); a custom
+    // node's stored slots are not inputs, and must not be read as such.
+    let tape = Tape::<f64>::new();
+    let (a, b, c) = (tape.var(1.5), tape.var(2.0), tape.var(-1.0));
+    let mut y = tape.custom(MultiplyAdd, &[a, b, c]);
+    for _ in 0..200 {
+        y = tape.custom(MultiplyAdd, &[y, b, c]) * 0.5;
+    }
+    let grads = tape.backward(y);
+    // y_{k+1} = (2 y_k - 1) / 2 = y_k - 1/2: dy/da = b = 2 after any number of steps.
+    assert_eq!(grads.wrt(a), 2.0);
+}

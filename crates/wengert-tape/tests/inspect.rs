@@ -597,14 +597,14 @@ fn stats_bytes_are_counts_times_element_sizes() {
     // Adjoints: every node but X.
     assert_eq!(stats.adjoint_elements, 29);
     assert_eq!(stats.adjoint_bytes, 29 * 8);
-    // docs/architecture.md: a node record is 56 bytes.
-    assert_eq!(stats.node_size, 56);
-    assert_eq!(stats.node_bytes, 15 * 56);
+    // docs/architecture.md: a node record is 48 bytes.
+    assert_eq!(stats.node_size, 48);
+    assert_eq!(stats.node_bytes, 15 * 48);
     assert_eq!(stats.label_bytes, 0);
-    assert!(stats.node_capacity_bytes >= 64 * 56 && stats.node_capacity_bytes.is_multiple_of(56));
+    assert!(stats.node_capacity_bytes >= 64 * 48 && stats.node_capacity_bytes.is_multiple_of(48));
     assert!(stats.value_capacity_bytes >= 256 * 8 && stats.value_capacity_bytes.is_multiple_of(8));
     assert_eq!(stats.adjoint_capacity_bytes, 0, "no sweep yet, no adjoint buffer");
-    assert_eq!(stats.total_bytes(), 15 * 56 + 31 * 8 + 29 * 8);
+    assert_eq!(stats.total_bytes(), 15 * 48 + 31 * 8 + 29 * 8);
 }
 
 #[test]

@@ -150,10 +150,11 @@ fn decode_tensors<T: Real>(
         }
         let shape = match *info.shape.as_slice() {
             [] => Shape::scalar(),
-            [n] => Shape::vector(fit_u32(n, &name).map_err(format_error)?),
-            [rows, cols] => {
-                Shape::matrix(fit_u32(rows, &name).map_err(format_error)?, fit_u32(cols, &name).map_err(format_error)?)
-            }
+            [n] => Shape::vector(fit(n, Shape::MAX_COLS, &name).map_err(format_error)?),
+            [rows, cols] => Shape::matrix(
+                fit(rows, Shape::MAX_ROWS, &name).map_err(format_error)?,
+                fit(cols, Shape::MAX_COLS, &name).map_err(format_error)?,
+            ),
             _ => return Err(CheckpointError::BadRank { path: path.to_path_buf(), name, dims: info.shape.clone() }),
         };
         let (start, end) = info.data_offsets;
@@ -169,12 +170,12 @@ fn decode_tensors<T: Real>(
     Ok(tensors)
 }
 
-/// `n` if it fits a wengert dimension (32 bits).
-fn fit_u32(n: usize, name: &str) -> Result<usize, String> {
-    if u32::try_from(n).is_ok() {
+/// `n` if it is at most `largest`, the most a wengert shape holds in that place.
+fn fit(n: usize, largest: usize, name: &str) -> Result<usize, String> {
+    if n <= largest {
         Ok(n)
     } else {
-        Err(format!("tensor `{name}`: dimension {n} does not fit in 32 bits"))
+        Err(format!("tensor `{name}`: dimension {n} exceeds the largest a shape holds there, {largest}"))
     }
 }
 

@@ -233,34 +233,42 @@ pub(crate) fn unary_backward<T: Real>(op: UnaryMath<T>, ctx: &mut BackwardContex
 #[inline(always)]
 pub(crate) fn scalar_backward<T: Real>(
     node: &Node<T>,
-    inputs: &[u32],
     (nodes, values): (&[Node<T>], &[T]),
     adjoints: &mut [T],
     reached: &mut [bool],
 ) -> bool {
-    if node.shape.numel() != 1 || !matches!(node.op, Op::Unary(_) | Op::Binary(_)) {
-        return false;
-    }
-    let (y, g) = (values[node.value_offset], adjoints[node.adjoint_offset]);
+    let one_element = node.shape.numel() == 1;
     let value = |input: u32| values[nodes[input as usize].value_offset];
-    let mut send = |input: u32, local: T| {
-        let input_node = &nodes[input as usize];
-        if input_node.requires_grad() {
-            let adjoint = &mut adjoints[input_node.adjoint_offset];
-            *adjoint = *adjoint + g * local;
-            reached[input as usize] = true;
+    match node.op {
+        Op::Unary(op) if one_element => {
+            let [x, _] = node.input_slots();
+            let (y, g) = (values[node.value_offset], adjoints[node.adjoint_offset]);
+            let dx = dispatch_unary!(op, rule => rule.df(value(x), y));
+            send(g * dx, x, nodes, adjoints, reached);
+            true
         }
-    };
-    match (node.op, inputs) {
-        (Op::Unary(op), &[x]) => send(x, dispatch_unary!(op, rule => rule.df(value(x), y))),
-        (Op::Binary(op), &[a, b]) => {
+        Op::Binary(op) if one_element => {
+            let [a, b] = node.input_slots();
+            let (y, g) = (values[node.value_offset], adjoints[node.adjoint_offset]);
             let (da, db) = op.partials(value(a), value(b), y);
-            send(a, da);
-            send(b, db);
+            send(g * da, a, nodes, adjoints, reached);
+            send(g * db, b, nodes, adjoints, reached);
+            true
         }
-        _ => unreachable!("a unary op has one input, a binary op two"),
+        _ => false,
     }
-    true
+}
+
+/// Adds `contribution` into the adjoint of one-element node `input`, if it has one, and
+/// marks it reached.
+#[inline(always)]
+fn send<T: Real>(contribution: T, input: u32, nodes: &[Node<T>], adjoints: &mut [T], reached: &mut [bool]) {
+    let input_node = &nodes[input as usize];
+    if input_node.requires_grad() {
+        let adjoint = &mut adjoints[input_node.adjoint_offset];
+        *adjoint = *adjoint + contribution;
+        reached[input as usize] = true;
+    }
 }
 
 #[derive(Clone, Copy)]

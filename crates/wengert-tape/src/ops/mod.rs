@@ -83,6 +83,27 @@ impl<T> Op<T> {
     }
 }
 
+impl<T> Op<T> {
+    /// How many inputs a built-in op takes (a custom op's count is kept with its inputs).
+    #[inline]
+    pub fn arity(&self) -> usize {
+        match self {
+            Op::Parameter | Op::Constant => 0,
+            Op::Unary(_)
+            | Op::Activation(_)
+            | Op::Softmax
+            | Op::LogSoftmax
+            | Op::LogSumExp
+            | Op::SoftmaxCrossEntropy { .. }
+            | Op::Sum
+            | Op::Mean
+            | Op::Detach => 1,
+            Op::Binary(_) | Op::MatMul | Op::AddBias | Op::CrossEntropy | Op::BceWithLogits | Op::Mse => 2,
+            Op::Custom(_) => unreachable!("a custom op's inputs are counted in the tape's extra inputs"),
+        }
+    }
+}
+
 /// The name of `op`, with a custom op's own name.
 pub(crate) fn op_name<T: Real>(op: &Op<T>, custom_ops: &[Rc<dyn CustomOp<T>>]) -> &'static str {
     match op {

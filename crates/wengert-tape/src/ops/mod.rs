@@ -45,7 +45,7 @@ pub(crate) enum Op<T> {
     /// Mean over rows of `logsumexp(z_i) - z_i[label_i]`; labels live in the tape's label
     /// arena from `labels_start`, one per row; the probabilities follow the value.
     SoftmaxCrossEntropy {
-        labels_start: usize,
+        labels_start: u32,
     },
     BceWithLogits,
     Mse,
@@ -187,7 +187,7 @@ pub(crate) fn backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
         Op::LogSoftmax => softmax::log_softmax_backward(ctx),
         Op::LogSumExp => softmax::logsumexp_backward(ctx),
         Op::CrossEntropy => loss::cross_entropy_backward(ctx),
-        Op::SoftmaxCrossEntropy { labels_start } => loss::softmax_cross_entropy_backward(labels_start, ctx),
+        Op::SoftmaxCrossEntropy { labels_start } => loss::softmax_cross_entropy_backward(labels_start as usize, ctx),
         Op::BceWithLogits => loss::bce_with_logits_backward(ctx),
         Op::Mse => loss::mse_backward(ctx),
         Op::Sum => reduce::sum_backward(ctx),

@@ -14,7 +14,7 @@ use std::rc::Rc;
 
 /// The nodes and the custom ops they name.
 /// The recorded nodes, the extra inputs of custom ops, and the custom ops.
-pub(crate) type Graph<'a, T> = (&'a [Node<T>], &'a [u32], &'a [Rc<dyn CustomOp<T>>]);
+pub(crate) type Graph<'a, T> = (&'a [Node], &'a [u32], &'a [Rc<dyn CustomOp<T>>]);
 
 /// The tape's anomaly-mode state.
 #[derive(Default)]

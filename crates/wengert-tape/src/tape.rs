@@ -14,7 +14,7 @@ use std::rc::Rc;
 
 /// The value of node `index`, from the values recorded before the current node.
 #[inline(always)]
-pub(crate) fn value_of<'a, T>(nodes: &[Node<T>], values: &'a [T], index: u32) -> &'a [T] {
+pub(crate) fn value_of<'a, T>(nodes: &[Node], values: &'a [T], index: u32) -> &'a [T] {
     let node = &nodes[index as usize];
     &values[node.value_offset..node.value_offset + node.shape.numel()]
 }
@@ -27,8 +27,8 @@ pub(crate) const NO_ADJOINT: usize = usize::MAX;
 /// `Copy`, with no heap part, so that clearing a tape of a million nodes costs nothing and
 /// the sweep reads one small record per node.
 #[derive(Clone, Copy)]
-pub(crate) struct Node<T> {
-    pub op: Op<T>,
+pub(crate) struct Node {
+    pub op: Op,
     /// The input nodes' indices, all smaller than this node's own index, for a built-in op
     /// (at most two, as many as [`Op::arity`] says; unused slots 0). A custom op keeps its
     /// list in [`Recording::extra_inputs`], its length first, from index `inputs[0]`. Read
@@ -42,7 +42,7 @@ pub(crate) struct Node<T> {
     pub adjoint_offset: usize,
 }
 
-impl<T> Node<T> {
+impl Node {
     #[inline(always)]
     pub fn requires_grad(&self) -> bool {
         self.adjoint_offset != NO_ADJOINT
@@ -69,7 +69,7 @@ impl<T> Node<T> {
 
 /// Everything a tape records, behind the tape's `RefCell`.
 pub(crate) struct Recording<T> {
-    pub nodes: Vec<Node<T>>,
+    pub nodes: Vec<Node>,
     /// The inputs of custom-op nodes: for each, the count, then the indices.
     pub extra_inputs: Vec<u32>,
     pub values: Vec<T>,
@@ -92,7 +92,7 @@ impl<T: Real> Recording<T> {
     /// Whether a new node of `op` on `inputs` needs an adjoint: a parameter does, a
     /// constant does not, and any other node does if gradients are on and an input needs one.
     #[inline(always)]
-    fn requires_grad(&self, op: &Op<T>, inputs: &[Var<'_, T>]) -> bool {
+    fn requires_grad(&self, op: &Op, inputs: &[Var<'_, T>]) -> bool {
         match op {
             Op::Parameter => true,
             Op::Constant | Op::Detach => false,
@@ -102,14 +102,7 @@ impl<T: Real> Recording<T> {
 
     /// Pushes the node whose value was just written at `value_offset`; returns its index.
     #[inline(always)]
-    fn append(
-        &mut self,
-        op: Op<T>,
-        inputs: &[Var<'_, T>],
-        shape: Shape,
-        value_offset: usize,
-        requires_grad: bool,
-    ) -> u32 {
+    fn append(&mut self, op: Op, inputs: &[Var<'_, T>], shape: Shape, value_offset: usize, requires_grad: bool) -> u32 {
         let index = u32::try_from(self.nodes.len()).expect("tape: more than 2^32 nodes");
         let adjoint_offset = if requires_grad {
             self.adjoint_len += shape.numel();
@@ -283,7 +276,7 @@ impl<T: Real> Tape<T> {
 
     #[track_caller]
     #[inline]
-    fn leaf<L: Leaf<T>>(&self, op: Op<T>, leaf: L) -> Var<'_, T> {
+    fn leaf<L: Leaf<T>>(&self, op: Op, leaf: L) -> Var<'_, T> {
         let shape = leaf.leaf_shape();
         let values = leaf.leaf_values();
         assert_eq!(
@@ -295,7 +288,7 @@ impl<T: Real> Tape<T> {
             values.len()
         );
         if let [value] = *values {
-            return self.record_scalar(op, [], shape, |[]| value);
+            return self.record_scalar(op, [], shape, None, |[]| value);
         }
         self.record(op, [], shape, 0, |[], out| out.copy_from_slice(values))
     }
@@ -307,7 +300,7 @@ impl<T: Real> Tape<T> {
     #[inline(always)]
     pub(crate) fn record<'t, const N: usize>(
         &'t self,
-        op: Op<T>,
+        op: Op,
         inputs: [Var<'t, T>; N],
         shape: Shape,
         scratch: usize,
@@ -325,11 +318,11 @@ impl<T: Real> Tape<T> {
     #[inline(always)]
     pub(crate) fn record_node<'t>(
         &'t self,
-        op: Op<T>,
+        op: Op,
         inputs: &[Var<'t, T>],
         shape: Shape,
         scratch: usize,
-        forward: impl FnOnce(&[Node<T>], &[T], &mut [T]),
+        forward: impl FnOnce(&[Node], &[T], &mut [T]),
     ) -> Var<'t, T> {
         self.check_inputs(&op, inputs);
         let mut guard = self.recording.borrow_mut();
@@ -345,14 +338,16 @@ impl<T: Real> Tape<T> {
     }
 
     /// [`Tape::record`] for an op whose inputs and output each hold one element: the
-    /// scalar tape's hot path, with no slices and no zero-fill of the value.
+    /// scalar tape's hot path, with no slices and no zero-fill of the value. `constant`, if
+    /// any, is stored right after the value.
     #[track_caller]
     #[inline(always)]
     pub(crate) fn record_scalar<'t, const N: usize>(
         &'t self,
-        op: Op<T>,
+        op: Op,
         inputs: [Var<'t, T>; N],
         shape: Shape,
+        constant: Option<T>,
         f: impl FnOnce([T; N]) -> T,
     ) -> Var<'t, T> {
         debug_assert!(shape.numel() == 1 && inputs.iter().all(|v| v.shape.numel() == 1));
@@ -363,6 +358,9 @@ impl<T: Real> Tape<T> {
         let value = f(inputs.map(|v| recording.values[recording.nodes[v.index].value_offset]));
         let value_offset = recording.values.len();
         recording.values.push(value);
+        if let Some(c) = constant {
+            recording.values.push(c);
+        }
         let index = recording.append(op, &inputs, shape, value_offset, requires_grad);
         self.check_forward(guard, index);
         Var { tape: self, index: index as usize, shape }
@@ -371,7 +369,7 @@ impl<T: Real> Tape<T> {
     /// Panics unless every input was recorded on this tape.
     #[track_caller]
     #[inline(always)]
-    fn check_inputs(&self, op: &Op<T>, inputs: &[Var<'_, T>]) {
+    fn check_inputs(&self, op: &Op, inputs: &[Var<'_, T>]) {
         for input in inputs {
             assert!(
                 std::ptr::eq(input.tape, self),
@@ -492,10 +490,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_node_costs_48_bytes_in_f64_and_40_in_f32() {
-        // docs/architecture.md quotes these sizes; a larger node slows every scalar op.
-        assert_eq!(std::mem::size_of::<Node<f64>>(), 48);
-        assert_eq!(std::mem::size_of::<Node<f32>>(), 40);
+    fn a_node_costs_40_bytes() {
+        // docs/architecture.md quotes this size; a larger node slows every scalar op. The
+        // same in f32 and f64: constants live in the value arena, not in the node.
+        assert_eq!(std::mem::size_of::<Node>(), 40);
     }
 
     #[test]

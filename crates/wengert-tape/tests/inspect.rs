@@ -591,20 +591,21 @@ fn stats_bytes_are_counts_times_element_sizes() {
     let tape = Tape::<f64>::with_capacity(64, 256);
     let _n = network(&tape, false);
     let stats = tape.stats();
-    // Values: X 2, W 6, B1 3, V 3, B2 1, layer 1: 3 + 3 + 3, layer 2: 1 + 1 + 1, loss chain 4.
-    assert_eq!(stats.value_elements, 31);
-    assert_eq!(stats.value_bytes, 31 * 8);
+    // Values: X 2, W 6, B1 3, V 3, B2 1, layer 1: 3 + 3 + 3, layer 2: 1 + 1 + 1, loss chain 4,
+    // and the constants of 1 - Y and 0.5 x, kept after their values: 2.
+    assert_eq!(stats.value_elements, 33);
+    assert_eq!(stats.value_bytes, 33 * 8);
     // Adjoints: every node but X.
     assert_eq!(stats.adjoint_elements, 29);
     assert_eq!(stats.adjoint_bytes, 29 * 8);
-    // docs/architecture.md: a node record is 48 bytes.
-    assert_eq!(stats.node_size, 48);
-    assert_eq!(stats.node_bytes, 15 * 48);
+    // docs/architecture.md: a node record is 40 bytes.
+    assert_eq!(stats.node_size, 40);
+    assert_eq!(stats.node_bytes, 15 * 40);
     assert_eq!(stats.label_bytes, 0);
-    assert!(stats.node_capacity_bytes >= 64 * 48 && stats.node_capacity_bytes.is_multiple_of(48));
+    assert!(stats.node_capacity_bytes >= 64 * 40 && stats.node_capacity_bytes.is_multiple_of(40));
     assert!(stats.value_capacity_bytes >= 256 * 8 && stats.value_capacity_bytes.is_multiple_of(8));
     assert_eq!(stats.adjoint_capacity_bytes, 0, "no sweep yet, no adjoint buffer");
-    assert_eq!(stats.total_bytes(), 15 * 48 + 31 * 8 + 29 * 8);
+    assert_eq!(stats.total_bytes(), 15 * 40 + 33 * 8 + 29 * 8);
 }
 
 #[test]

@@ -645,3 +645,21 @@ fn rosenbrock_gradient_over_a_thousand_leaves_matches_its_closed_form() {
         assert!((got - expected).abs() <= 1e-12 * expected.abs().max(1.0), "x_{i}: {got} vs {expected}");
     }
 }
+
+#[test]
+fn constants_of_tensor_ops_are_kept_apart_from_their_values() {
+    // The number of `3.0 * x` and the exponent of `powf` are stored after the node's value;
+    // the value, the gradient and the explanation must each see the right numbers.
+    let tape = Tape::<f64>::new();
+    let x = tape.var(&Tensor::from_slice(&[1.0, 4.0]));
+    let y = (3.0 * x).powf(1.5);
+    assert_eq!(*y.values(), [3.0_f64.powf(1.5), 12.0_f64.powf(1.5)]);
+    let grads = tape.backward(y.sum());
+    // d/dx (3x)^1.5 = 4.5 (3x)^0.5.
+    let expected = [4.5 * 3.0_f64.sqrt(), 4.5 * 12.0_f64.sqrt()];
+    for (got, want) in grads.wrt_slice(x).iter().zip(expected) {
+        assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+    }
+    let text = grads.explain().to_string();
+    assert!(text.contains("c = 3") && text.contains("p = 1.5"), "{text}");
+}

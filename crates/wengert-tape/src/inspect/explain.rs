@@ -198,8 +198,9 @@ impl Rule {
 }
 
 /// The rule table: every op's backward rule in the notation of `docs/derivations.md`, with
-/// its formula (F-number) and row there. `inputs` are the input shapes, `shape` the output's.
-fn rule<T: Real>(op: &Op<T>, name: &str, inputs: &[Shape], shape: Shape) -> Rule {
+/// its formula (F-number) and row there. `inputs` are the input shapes, `shape` the output's;
+/// `constant` is a unary function's constant (`c` of `c x`), read from the node's scratch.
+fn rule<T: Real>(op: &Op, constant: T, name: &str, inputs: &[Shape], shape: Shape) -> Rule {
     // N counts the rows of the first input, M its elements (derivations.md's vocabulary).
     let rows = inputs.first().map_or(1, |s| s.rows());
     let elements = inputs.first().map_or(1, |s| s.numel());
@@ -227,17 +228,17 @@ fn rule<T: Real>(op: &Op<T>, name: &str, inputs: &[Shape], shape: Shape) -> Rule
             let source = if broadcast(0) || broadcast(1) { format!("{row}, row 6") } else { row.to_string() };
             Rule { inputs: texts, leaf: None, source }
         }
-        Op::Unary(unary) => match unary {
+        Op::Unary(unary) => match unary.with_constant(constant) {
             UnaryMath::Neg => Rule::new(["dx = -g"], "row 12"),
             UnaryMath::Exp => Rule::new(["dx = g (.) y"], "row 15"),
             UnaryMath::Ln => Rule::new(["dx = g / x"], "row 16"),
             UnaryMath::Sqrt => Rule::new(["dx = g / (2 y)"], "row 17"),
             UnaryMath::Powi(n) => Rule::new([format!("dx = g (.) n x^(n-1), n = {n}")], "row 13"),
-            UnaryMath::Powf(p) => Rule::new([format!("dx = g (.) p x^(p-1), p = {}", number(*p))], "row 14"),
+            UnaryMath::Powf(p) => Rule::new([format!("dx = g (.) p x^(p-1), p = {}", number(p))], "row 14"),
             UnaryMath::AddConst(_) => Rule::new(["dx = g"], "row 7"),
             UnaryMath::ConstSub(_) => Rule::new(["dx = -g"], "row 8"),
-            UnaryMath::MulConst(c) => Rule::new([format!("dx = c g, c = {}", number(*c))], "row 9"),
-            UnaryMath::DivConst(c) => Rule::new([format!("dx = g / c, c = {}", number(*c))], "row 10"),
+            UnaryMath::MulConst(c) => Rule::new([format!("dx = c g, c = {}", number(c))], "row 9"),
+            UnaryMath::DivConst(c) => Rule::new([format!("dx = g / c, c = {}", number(c))], "row 10"),
             UnaryMath::ConstDiv(_) => Rule::new(["dx = -g (.) y / x"], "row 11"),
         },
         Op::Activation(activation) => match activation {
@@ -461,7 +462,11 @@ impl<T: Real> Gradients<'_, T> {
             let name = op_name(&recording, node);
             let input_shapes: Vec<Shape> =
                 recording.inputs_of(index).iter().map(|&i| nodes[i as usize].shape).collect();
-            let rule = rule(&node.op, name, &input_shapes, node.shape);
+            let constant = match node.op {
+                Op::Unary(unary) => unary.of_node(node, &recording.values).constant(),
+                _ => T::zero(),
+            };
+            let rule = rule(&node.op, constant, name, &input_shapes, node.shape);
             let adjoint = adjoint_of(self, node).map_or_else(|| "-".to_string(), summary_line);
             let equation = equations.iter().position(|(i, _)| *i == index).map(|k| equations.swap_remove(k).1);
             steps.push(ExplainedStep {
@@ -482,6 +487,7 @@ impl<T: Real> Gradients<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::Unary;
 
     /// The rows of `docs/derivations.md`'s table, by number: (op column, F column, backward column).
     fn derivations_rows() -> Vec<(usize, String, String, String)> {
@@ -513,22 +519,22 @@ mod tests {
         let table = derivations_rows();
         assert!(table.len() >= 40, "docs/derivations.md's table has {} rows", table.len());
         let m = Shape::matrix(2, 3);
-        let ops: Vec<(Op<f64>, Vec<Shape>)> = vec![
+        let ops: Vec<(Op, Vec<Shape>)> = vec![
             (Op::Binary(Binary::Add), vec![m, m]),
             (Op::Binary(Binary::Sub), vec![m, m]),
             (Op::Binary(Binary::Mul), vec![m, m]),
             (Op::Binary(Binary::Div), vec![m, m]),
-            (Op::Unary(UnaryMath::Neg), vec![m]),
-            (Op::Unary(UnaryMath::Exp), vec![m]),
-            (Op::Unary(UnaryMath::Ln), vec![m]),
-            (Op::Unary(UnaryMath::Sqrt), vec![m]),
-            (Op::Unary(UnaryMath::Powi(3)), vec![m]),
-            (Op::Unary(UnaryMath::Powf(1.5)), vec![m]),
-            (Op::Unary(UnaryMath::AddConst(1.0)), vec![m]),
-            (Op::Unary(UnaryMath::MulConst(2.0)), vec![m]),
-            (Op::Unary(UnaryMath::DivConst(2.0)), vec![m]),
-            (Op::Unary(UnaryMath::ConstSub(1.0)), vec![m]),
-            (Op::Unary(UnaryMath::ConstDiv(1.0)), vec![m]),
+            (Op::Unary(Unary::Neg), vec![m]),
+            (Op::Unary(Unary::Exp), vec![m]),
+            (Op::Unary(Unary::Ln), vec![m]),
+            (Op::Unary(Unary::Sqrt), vec![m]),
+            (Op::Unary(Unary::Powi(3)), vec![m]),
+            (Op::Unary(Unary::Powf), vec![m]),
+            (Op::Unary(Unary::AddConst), vec![m]),
+            (Op::Unary(Unary::MulConst), vec![m]),
+            (Op::Unary(Unary::DivConst), vec![m]),
+            (Op::Unary(Unary::ConstSub), vec![m]),
+            (Op::Unary(Unary::ConstDiv), vec![m]),
             (Op::Activation(Activation::Sigmoid), vec![m]),
             (Op::Activation(Activation::Tanh), vec![m]),
             (Op::Activation(Activation::Relu), vec![m]),
@@ -548,7 +554,7 @@ mod tests {
         ];
         for (op, inputs) in &ops {
             let name = op.name();
-            let rule = rule(op, name, inputs, m);
+            let rule = rule(op, 2.0, name, inputs, m);
             let rows = rows_of(&rule.source);
             assert!(!rows.is_empty(), "{name}: the source {:?} names no row", rule.source);
             for &row in &rows {
@@ -576,8 +582,13 @@ mod tests {
 
     #[test]
     fn a_broadcast_scalar_input_collects_a_sum_and_cites_row_6() {
-        let rule =
-            rule(&Op::<f64>::Binary(Binary::Mul), "mul", &[Shape::matrix(2, 2), Shape::scalar()], Shape::matrix(2, 2));
+        let rule = rule(
+            &Op::Binary(Binary::Mul),
+            0.0_f64,
+            "mul",
+            &[Shape::matrix(2, 2), Shape::scalar()],
+            Shape::matrix(2, 2),
+        );
         assert_eq!(rule.inputs, ["da = g (.) b", "db = sum(g (.) a)"]);
         assert_eq!(rule.source, "row 3, row 6");
     }

@@ -31,7 +31,7 @@ use crate::tape::{Node, Recording};
 use crate::{Gradients, Real};
 
 /// The name of a node's op as messages spell it, a custom op's own name included.
-pub(crate) fn op_name<T: Real>(recording: &Recording<T>, node: &Node<T>) -> &'static str {
+pub(crate) fn op_name<T: Real>(recording: &Recording<T>, node: &Node) -> &'static str {
     crate::ops::op_name(&node.op, &recording.custom_ops)
 }
 
@@ -122,7 +122,7 @@ pub(crate) fn reached_from<T>(recording: &Recording<T>, output: usize) -> Vec<bo
 
 /// A node's adjoint in a sweep's arena, or `None` if it has none (or was recorded after
 /// the sweep, beyond the arena).
-pub(crate) fn adjoint_of<'a, T>(grads: &'a Gradients<'_, T>, node: &Node<T>) -> Option<&'a [T]> {
+pub(crate) fn adjoint_of<'a, T>(grads: &'a Gradients<'_, T>, node: &Node) -> Option<&'a [T]> {
     if !node.requires_grad() {
         return None;
     }
@@ -130,7 +130,7 @@ pub(crate) fn adjoint_of<'a, T>(grads: &'a Gradients<'_, T>, node: &Node<T>) -> 
 }
 
 /// A node's value in the tape's value arena.
-pub(crate) fn value_of<'a, T>(values: &'a [T], node: &Node<T>) -> &'a [T] {
+pub(crate) fn value_of<'a, T>(values: &'a [T], node: &Node) -> &'a [T] {
     &values[node.value_offset..node.value_offset + node.shape.numel()]
 }
 

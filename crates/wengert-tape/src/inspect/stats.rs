@@ -184,7 +184,7 @@ impl<T: Real> Tape<T> {
             }
         }
         by_op.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-        let node_size = size_of::<Node<T>>();
+        let node_size = size_of::<Node>();
         let element = size_of::<T>();
         TapeStats {
             element_type: T::NAME,

@@ -61,7 +61,7 @@ pub(crate) fn binary<'t, T: Real>(op: Binary, a: Var<'t, T>, b: Var<'t, T>) -> V
     let (sa, sb) = (a.shape, b.shape);
     if sa.numel() == 1 && sb.numel() == 1 && (sa == sb || sa.is_scalar() || sb.is_scalar()) {
         let shape = if sb.is_scalar() { sa } else { sb };
-        return a.tape.record_scalar(Op::Binary(op), [a, b], shape, |[x, y]| op.f(x, y));
+        return a.tape.record_scalar(Op::Binary(op), [a, b], shape, None, |[x, y]| op.f(x, y));
     }
     binary_tensor(op, a, b)
 }
@@ -150,6 +150,86 @@ impl<T> UnaryMath<T> {
     }
 }
 
+/// What a node records of a [`UnaryMath`]: the function without its constant. A function with
+/// a constant (`AddConst`, `MulConst`, ...) keeps it in the value arena, right after the value,
+/// so that a node stays small (an `f64` inside the op would make every node 8 bytes larger).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Unary {
+    Neg,
+    Exp,
+    Ln,
+    Sqrt,
+    Powi(i32),
+    Powf,
+    AddConst,
+    MulConst,
+    DivConst,
+    ConstSub,
+    ConstDiv,
+}
+
+impl<T: Real> UnaryMath<T> {
+    /// The constant (0 for a function without one).
+    pub(crate) fn constant(self) -> T {
+        self.split().1.unwrap_or_else(T::zero)
+    }
+
+    /// The function without its constant, and the constant if it has one.
+    #[inline(always)]
+    fn split(self) -> (Unary, Option<T>) {
+        match self {
+            UnaryMath::Neg => (Unary::Neg, None),
+            UnaryMath::Exp => (Unary::Exp, None),
+            UnaryMath::Ln => (Unary::Ln, None),
+            UnaryMath::Sqrt => (Unary::Sqrt, None),
+            UnaryMath::Powi(n) => (Unary::Powi(n), None),
+            UnaryMath::Powf(p) => (Unary::Powf, Some(p)),
+            UnaryMath::AddConst(c) => (Unary::AddConst, Some(c)),
+            UnaryMath::MulConst(c) => (Unary::MulConst, Some(c)),
+            UnaryMath::DivConst(c) => (Unary::DivConst, Some(c)),
+            UnaryMath::ConstSub(c) => (Unary::ConstSub, Some(c)),
+            UnaryMath::ConstDiv(c) => (Unary::ConstDiv, Some(c)),
+        }
+    }
+}
+
+impl Unary {
+    pub fn name(self) -> &'static str {
+        self.with_constant(0.0).name()
+    }
+
+    /// True for the functions that keep a constant after their value.
+    #[inline(always)]
+    pub fn has_constant(self) -> bool {
+        !matches!(self, Unary::Neg | Unary::Exp | Unary::Ln | Unary::Sqrt | Unary::Powi(_))
+    }
+
+    /// The function with its constant `c` (ignored by those without one).
+    #[inline(always)]
+    pub fn with_constant<T>(self, c: T) -> UnaryMath<T> {
+        match self {
+            Unary::Neg => UnaryMath::Neg,
+            Unary::Exp => UnaryMath::Exp,
+            Unary::Ln => UnaryMath::Ln,
+            Unary::Sqrt => UnaryMath::Sqrt,
+            Unary::Powi(n) => UnaryMath::Powi(n),
+            Unary::Powf => UnaryMath::Powf(c),
+            Unary::AddConst => UnaryMath::AddConst(c),
+            Unary::MulConst => UnaryMath::MulConst(c),
+            Unary::DivConst => UnaryMath::DivConst(c),
+            Unary::ConstSub => UnaryMath::ConstSub(c),
+            Unary::ConstDiv => UnaryMath::ConstDiv(c),
+        }
+    }
+
+    /// The function of node `node`, its constant read from the arena `values`.
+    #[inline(always)]
+    pub(crate) fn of_node<T: Real>(self, node: &Node, values: &[T]) -> UnaryMath<T> {
+        let c = if self.has_constant() { values[node.value_offset + node.shape.numel()] } else { T::zero() };
+        self.with_constant(c)
+    }
+}
+
 macro_rules! dispatch_unary {
     ($op:expr, $rule:ident => $body:expr) => {
         match $op {
@@ -206,8 +286,15 @@ macro_rules! dispatch_unary {
 #[inline(always)]
 pub(crate) fn unary<'t, T: Real>(op: UnaryMath<T>, x: Var<'t, T>) -> Var<'t, T> {
     let shape = x.shape();
+    let (kind, constant) = op.split();
     if shape.numel() == 1 {
-        return x.tape.record_scalar(Op::Unary(op), [x], shape, |[x]| dispatch_unary!(op, rule => rule.f(x)));
+        return x.tape.record_scalar(
+            Op::Unary(kind),
+            [x],
+            shape,
+            constant,
+            |[x]| dispatch_unary!(op, rule => rule.f(x)),
+        );
     }
     unary_tensor(op, x)
 }
@@ -215,11 +302,20 @@ pub(crate) fn unary<'t, T: Real>(op: UnaryMath<T>, x: Var<'t, T>) -> Var<'t, T> 
 #[track_caller]
 fn unary_tensor<'t, T: Real>(op: UnaryMath<T>, x: Var<'t, T>) -> Var<'t, T> {
     let shape = x.shape();
-    x.tape.record(Op::Unary(op), [x], shape, 0, |[x], out| dispatch_unary!(op, rule => map_forward(rule, x, out)))
+    let (kind, constant) = op.split();
+    let scratch = usize::from(constant.is_some());
+    x.tape.record(Op::Unary(kind), [x], shape, scratch, |[x], out| {
+        let (value, scratch) = out.split_at_mut(x.len());
+        dispatch_unary!(op, rule => map_forward(rule, x, value));
+        if let Some(c) = constant {
+            scratch[0] = c;
+        }
+    })
 }
 
 #[inline]
-pub(crate) fn unary_backward<T: Real>(op: UnaryMath<T>, ctx: &mut BackwardContext<'_, T>) {
+pub(crate) fn unary_backward<T: Real>(kind: Unary, ctx: &mut BackwardContext<'_, T>) {
+    let op = kind.of_node(ctx.node, ctx.values);
     let (x, y, g) = (ctx.input(0), ctx.output(), ctx.upstream);
     if let Some(x_adjoint) = ctx.adjoint(0) {
         dispatch_unary!(op, rule => map_backward(rule, x, y, g, x_adjoint));
@@ -232,17 +328,18 @@ pub(crate) fn unary_backward<T: Real>(op: UnaryMath<T>, ctx: &mut BackwardContex
 /// Returns false, doing nothing, for any other node.
 #[inline(always)]
 pub(crate) fn scalar_backward<T: Real>(
-    node: &Node<T>,
-    (nodes, values): (&[Node<T>], &[T]),
+    node: &Node,
+    (nodes, values): (&[Node], &[T]),
     adjoints: &mut [T],
     reached: &mut [bool],
 ) -> bool {
     let one_element = node.shape.numel() == 1;
     let value = |input: u32| values[nodes[input as usize].value_offset];
     match node.op {
-        Op::Unary(op) if one_element => {
+        Op::Unary(kind) if one_element => {
             let [x, _] = node.input_slots();
             let (y, g) = (values[node.value_offset], adjoints[node.adjoint_offset]);
+            let op = kind.of_node(node, values);
             let dx = dispatch_unary!(op, rule => rule.df(value(x), y));
             send(g * dx, x, nodes, adjoints, reached);
             true
@@ -262,7 +359,7 @@ pub(crate) fn scalar_backward<T: Real>(
 /// Adds `contribution` into the adjoint of one-element node `input`, if it has one, and
 /// marks it reached.
 #[inline(always)]
-fn send<T: Real>(contribution: T, input: u32, nodes: &[Node<T>], adjoints: &mut [T], reached: &mut [bool]) {
+fn send<T: Real>(contribution: T, input: u32, nodes: &[Node], adjoints: &mut [T], reached: &mut [bool]) {
     let input_node = &nodes[input as usize];
     if input_node.requires_grad() {
         let adjoint = &mut adjoints[input_node.adjoint_offset];

@@ -23,18 +23,18 @@ use crate::custom::CustomOp;
 use crate::tape::{Node, NO_ADJOINT};
 use crate::{Real, Shape};
 pub(crate) use activation::Activation;
-pub(crate) use elementwise::{scalar_backward, Binary, UnaryMath};
+pub(crate) use elementwise::{scalar_backward, Binary, Unary, UnaryMath};
 use std::rc::Rc;
 
 /// The operation of a node, with the constants it needs.
 #[derive(Clone, Copy, Debug)]
-pub(crate) enum Op<T> {
+pub(crate) enum Op {
     /// A trainable leaf.
     Parameter,
     /// A leaf without gradient.
     Constant,
     Binary(Binary),
-    Unary(UnaryMath<T>),
+    Unary(Unary),
     Activation(Activation),
     MatMul,
     AddBias,
@@ -57,7 +57,7 @@ pub(crate) enum Op<T> {
     Custom(u32),
 }
 
-impl<T> Op<T> {
+impl Op {
     /// The op's name, as user-facing messages spell it.
     pub fn name(&self) -> &'static str {
         match self {
@@ -83,7 +83,7 @@ impl<T> Op<T> {
     }
 }
 
-impl<T> Op<T> {
+impl Op {
     /// How many inputs a built-in op takes (a custom op's count is kept with its inputs).
     #[inline]
     pub fn arity(&self) -> usize {
@@ -105,7 +105,7 @@ impl<T> Op<T> {
 }
 
 /// The name of `op`, with a custom op's own name.
-pub(crate) fn op_name<T: Real>(op: &Op<T>, custom_ops: &[Rc<dyn CustomOp<T>>]) -> &'static str {
+pub(crate) fn op_name<T: Real>(op: &Op, custom_ops: &[Rc<dyn CustomOp<T>>]) -> &'static str {
     match op {
         Op::Custom(index) => custom_ops[*index as usize].name(),
         _ => op.name(),
@@ -115,11 +115,11 @@ pub(crate) fn op_name<T: Real>(op: &Op<T>, custom_ops: &[Rc<dyn CustomOp<T>>]) -
 /// What a backward rule sees of one node during the sweep: the values of its inputs and
 /// of itself, the adjoint it received (`upstream`), and the adjoints of its inputs.
 pub(crate) struct BackwardContext<'a, T> {
-    pub nodes: &'a [Node<T>],
+    pub nodes: &'a [Node],
     pub values: &'a [T],
     pub labels: &'a [usize],
     pub custom_ops: &'a [Rc<dyn CustomOp<T>>],
-    pub node: &'a Node<T>,
+    pub node: &'a Node,
     /// The node's inputs' indices.
     pub inputs: &'a [u32],
     /// dL/d(this node's value), one element per element of the value.
@@ -130,7 +130,7 @@ pub(crate) struct BackwardContext<'a, T> {
 
 impl<'a, T: Real> BackwardContext<'a, T> {
     #[inline]
-    fn input_node(&self, k: usize) -> &'a Node<T> {
+    fn input_node(&self, k: usize) -> &'a Node {
         &self.nodes[self.inputs[k] as usize]
     }
 

@@ -1,4 +1,4 @@
-//! The two maintained GEMM crates on the products of an MLP train step: forward `A W`,
+//! Three GEMM crates (matrixmultiply, gemm, and gemmkit, the engine's) on the products of an MLP train step: forward `A W`,
 //! weight gradient `A^T G` (A read transposed through strides) and input gradient `G W^T`
 //! (W read transposed), in f32 on one thread.
 
@@ -104,8 +104,8 @@ fn with_gemmkit(workspace: &mut gemmkit::Workspace, p: &Product, a: &[f32], b: &
     );
 }
 
-/// Times both crates on `p`, interleaved; returns (matrixmultiply, gemm) in ms per product
-/// and the largest difference between their results.
+/// Times the three crates on `p`, interleaved; returns (matrixmultiply, gemm, gemmkit) in ms
+/// per product and the largest difference between their results.
 pub fn race(p: &Product, warmup: usize, steps: usize) -> (Summary, Summary, Summary, f32) {
     let a: Vec<f32> = (0..p.m * p.k).map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5).collect();
     let b: Vec<f32> = (0..p.k * p.n).map(|i| ((i * 104_729) % 1000) as f32 / 1000.0 - 0.5).collect();
@@ -128,7 +128,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn both_crates_compute_the_same_products_transposes_included() {
+    fn the_crates_compute_the_same_products_transposes_included() {
         for p in products("S") {
             let (_, _, _, difference) = race(&p, 0, 1);
             assert!(difference < 1e-4, "{}: results differ by {difference}", p.name);

@@ -16,7 +16,7 @@ struct Args {
     /// MLP sizes to run: S (64-32-10, batch 32), M (784-256-128-10, batch 128), L (784-1024-1024-10, batch 512).
     #[arg(long, value_delimiter = ',', default_values = ["S", "M", "L"], ignore_case = true)]
     size: Vec<Size>,
-    /// Threads the GEMM may use.
+    /// Threads the GEMM of the MLP steps may use (the GEMM race always runs on one).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=4))]
     threads: u32,
     /// Untimed steps before timing.
@@ -106,8 +106,8 @@ fn print_row(name: &str, tape: &Run, hand: &Run, ops: Option<usize>) {
 
 fn main() {
     let args = Args::parse();
-    // matrixmultiply reads its thread count once, at its first product.
-    std::env::set_var("MATMUL_NUM_THREADS", args.threads.to_string());
+    // The tape and the hand-written step both multiply through `Real::gemm`, which reads this.
+    wengert_tape::set_gemm_threads(args.threads as usize);
     println!(
         "wengert-bench: threads {}, warm-up {}, timed steps {} (tape and hand interleaved); times in ms per step",
         args.threads, args.warmup, args.steps

@@ -40,7 +40,7 @@ mod var;
 pub use anomaly::Anomaly;
 pub use custom::CustomOp;
 pub use inspect::{ExplainedStep, Explanation, TapeStats};
-pub use real::Real;
+pub use real::{gemm_threads, set_gemm_threads, Real};
 pub use shape::Shape;
 pub use sweep::Gradients;
 pub use tape::{Leaf, Tape};

@@ -1,6 +1,6 @@
 //! The linear map of a layer, `Z = X W + b`, as two ops: matmul and add_bias (F15).
 //!
-//! matmul goes through the `matrixmultiply` GEMM; its backward reads the transposes
+//! matmul goes through `Real::gemm` (gemmkit); its backward reads the transposes
 //! `W^T` and `X^T` through strides, never through a transposed copy.
 
 use super::{check_shapes, BackwardContext, Op};

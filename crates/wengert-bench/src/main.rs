@@ -16,8 +16,8 @@ struct Args {
     /// MLP sizes to run: S (64-32-10, batch 32), M (784-256-128-10, batch 128), L (784-1024-1024-10, batch 512).
     #[arg(long, value_delimiter = ',', default_values = ["S", "M", "L"], ignore_case = true)]
     size: Vec<Size>,
-    /// Threads the GEMM of the MLP steps may use (the GEMM race always runs on one).
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=4))]
+    /// Threads the GEMM of the MLP steps may use, 0 to let it choose per product (the GEMM race always runs on one).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=4))]
     threads: u32,
     /// Untimed steps before timing.
     #[arg(long, default_value_t = 20)]

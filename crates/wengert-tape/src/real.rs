@@ -75,10 +75,11 @@ fn stride(s: usize) -> isize {
     isize::try_from(s).unwrap_or(0)
 }
 
-/// With `threading`, the number the GEMM may use by default: 1, because on the benchmark's
-/// products (docs/performance.md) asking for more only pays where a product is large, and
-/// a caller who has those can say so with [`set_gemm_threads`].
-const DEFAULT_GEMM_THREADS: usize = 1;
+/// The default thread setting: automatic. Without `threading` that is one thread. With it,
+/// gemmkit keeps a product below its parallel threshold (m k n < 48 * 48 * 256) on the calling
+/// thread before it looks at rayon, so MLP-S's products cost the same as with a setting of 1
+/// (measured, docs/performance.md), while large products get the cores.
+const DEFAULT_GEMM_THREADS: usize = 0;
 
 /// The GEMM's thread setting: 0 for automatic, otherwise a cap. One relaxed load per product.
 static GEMM_THREADS: AtomicUsize = AtomicUsize::new(DEFAULT_GEMM_THREADS);
@@ -86,23 +87,24 @@ static GEMM_THREADS: AtomicUsize = AtomicUsize::new(DEFAULT_GEMM_THREADS);
 /// Sets how many threads every matrix product (`matmul` forward and backward) may use,
 /// process-wide, from the next product on.
 ///
-/// `1` (the default) keeps every product on the calling thread. `n >= 2` lets a product split
-/// over up to `n` threads (rayon's), capped by the cores the machine reports; `0` lets the
-/// GEMM choose per product from its size. Small products stay on the calling thread whatever
-/// the setting, because splitting them costs more than it saves. The setting changes how a
-/// product's tiles are shared out, not the arithmetic of any tile.
+/// `0` (the default) lets the GEMM choose per product from its size, up to the cores the
+/// machine reports; `1` keeps every product on the calling thread; `n >= 2` caps a product at
+/// `n` threads (rayon's) and at the cores. Small products (`m k n` under 48 * 48 * 256) stay
+/// on the calling thread whatever the setting, because splitting them costs more than it
+/// saves. The setting changes how a product's tiles are shared out, not the arithmetic of any
+/// tile.
 ///
 /// Without the `threading` feature of `wengert-tape` the setting is recorded but every product
-/// runs on the calling thread.
+/// runs on the calling thread. With it, only a setting of 1 makes a steady-state train step
+/// free of heap allocations: handing work to rayon's pool allocates now and then.
 ///
 /// # Examples
 ///
 /// ```
 /// use wengert_tape::{gemm_threads, set_gemm_threads};
-/// assert_eq!(gemm_threads(), 1);
-/// set_gemm_threads(2);
-/// assert_eq!(gemm_threads(), 2);
+/// assert_eq!(gemm_threads(), 0);
 /// set_gemm_threads(1);
+/// assert_eq!(gemm_threads(), 1);
 /// ```
 pub fn set_gemm_threads(n: usize) {
     GEMM_THREADS.store(n, Ordering::Relaxed);
@@ -113,7 +115,7 @@ pub fn set_gemm_threads(n: usize) {
 /// # Examples
 ///
 /// ```
-/// assert_eq!(wengert_tape::gemm_threads(), 1);
+/// assert_eq!(wengert_tape::gemm_threads(), 0); // automatic, the default
 /// ```
 pub fn gemm_threads() -> usize {
     GEMM_THREADS.load(Ordering::Relaxed)

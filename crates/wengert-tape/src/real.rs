@@ -134,6 +134,33 @@ fn parallelism() -> Parallelism {
     Parallelism::Serial
 }
 
+/// Runs `product`, a call to gemmkit, from inside rayon's pool when it may split.
+///
+/// gemmkit makes several fork-joins per product (packing B, packing A, the tiles, once per
+/// depth slice). Called from a thread outside the pool, each of them parks the caller and
+/// wakes it again; called from a worker, the joins are between pool threads that are already
+/// awake. On the 2-core benchmark machine that took MLP-L's step with 2 threads from a median
+/// of 38.4 to 35.8 ms (docs/performance.md). Products under gemmkit's parallel threshold, a
+/// setting of 1, a pool of one thread, or a caller already on a worker run in place, so
+/// they pay no hop.
+#[cfg(feature = "threading")]
+fn run_product(par: Parallelism, work: usize, product: impl FnOnce() + Send) {
+    if par != Parallelism::Serial
+        && work >= gemmkit::tuning::parallel_threshold()
+        && rayon::current_thread_index().is_none()
+        && rayon::current_num_threads() > 1
+    {
+        rayon::scope(|_| product());
+    } else {
+        product();
+    }
+}
+
+#[cfg(not(feature = "threading"))]
+fn run_product(_: Parallelism, _: usize, product: impl FnOnce()) {
+    product();
+}
+
 macro_rules! impl_real {
     ($t:ty, $name:literal) => {
         impl Real for $t {
@@ -177,16 +204,20 @@ macro_rules! impl_real {
                 // training step a product allocates nothing. A workspace owned by the tape
                 // would do the same with more plumbing, and the pool also serves products
                 // made outside any tape (the benchmark's hand-written step) on the same terms.
+                // (A product split over threads packs in the pool of the worker that runs it.)
                 // With k = 0 it reads nothing from A or B and scales C by beta; with beta = 0
                 // it overwrites C without reading it.
-                gemmkit::gemm(
-                    alpha,
-                    MatRef::new(a, m, k, stride(rsa), stride(csa)),
-                    MatRef::new(b, k, n, stride(rsb), stride(csb)),
-                    beta,
-                    MatMut::new(c, m, n, stride(rsc), stride(csc)),
-                    parallelism(),
-                );
+                let par = parallelism();
+                run_product(par, m.saturating_mul(k).saturating_mul(n), || {
+                    gemmkit::gemm(
+                        alpha,
+                        MatRef::new(a, m, k, stride(rsa), stride(csa)),
+                        MatRef::new(b, k, n, stride(rsb), stride(csb)),
+                        beta,
+                        MatMut::new(c, m, n, stride(rsc), stride(csc)),
+                        par,
+                    )
+                });
             }
         }
     };

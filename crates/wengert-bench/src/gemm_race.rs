@@ -1,6 +1,6 @@
-//! Three GEMM crates (matrixmultiply, gemm, and gemmkit, the engine's) on the products of an MLP train step: forward `A W`,
-//! weight gradient `A^T G` (A read transposed through strides) and input gradient `G W^T`
-//! (W read transposed), in f32 on one thread.
+//! Three GEMM crates (matrixmultiply, gemm, and gemmkit, the engine's) on the products of an
+//! MLP train step: forward `A W`, weight gradient `A^T G` (A read transposed through strides)
+//! and input gradient `G W^T` (W read transposed), in f32 on one thread.
 
 use crate::mlp::widths;
 use crate::stats::{Samples, Summary};

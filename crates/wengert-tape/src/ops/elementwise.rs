@@ -286,8 +286,8 @@ macro_rules! dispatch_unary {
 #[inline(always)]
 pub(crate) fn unary<'t, T: Real>(op: UnaryMath<T>, x: Var<'t, T>) -> Var<'t, T> {
     let shape = x.shape();
-    let (kind, constant) = op.split();
     if shape.numel() == 1 {
+        let (kind, constant) = op.split();
         return x.tape.record_scalar(
             Op::Unary(kind),
             [x],

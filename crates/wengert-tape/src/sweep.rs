@@ -40,7 +40,8 @@ pub struct Gradients<'t, T> {
 /// How many nodes ahead of the one it works on the sweep prefetches inputs. On a long scalar
 /// tape a node's inputs often lie far back (the leaves were all recorded first), out of
 /// every cache, and the sweep would otherwise wait for each: Rosenbrock with n = 100,000
-/// sweeps about 10% faster with it (`cargo run --release -p wengert-bench -- --only rosen`).
+/// records and sweeps about 3% faster with it (an A/B of
+/// `cargo run --release -p wengert-bench -- --only rosen`, docs/performance.md).
 const PREFETCH_AHEAD: usize = 48;
 
 /// Asks the CPU to bring the cache line holding `value` closer, ahead of its use. A hint:

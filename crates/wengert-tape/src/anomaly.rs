@@ -5,7 +5,7 @@
 //! When on, every node also remembers the caller's file and line (via `#[track_caller]`).
 
 use crate::custom::CustomOp;
-use crate::ops::op_name;
+use crate::ops::node_op_name;
 use crate::tape::Node;
 use crate::{Real, Tape};
 use std::fmt;
@@ -89,7 +89,7 @@ impl Anomaly {
         location: Option<&Location<'_>>,
     ) -> Self {
         let node = &nodes[index as usize];
-        let name = |i: u32| op_name(&nodes[i as usize].op, custom_ops);
+        let name = |i: u32| node_op_name(&nodes[i as usize], custom_ops);
         Anomaly {
             node: index as usize,
             op: name(index),

@@ -2,6 +2,7 @@
 //! like a built-in op, and `check::check_gradients` verifies it like any other.
 
 use crate::ops::{BackwardContext, Op};
+use crate::registry::{Arity, Check, Gradient, OpSpec, Reads};
 use crate::tape::value_of;
 use crate::{Real, Shape, Tape, Var};
 use smallvec::SmallVec;
@@ -78,12 +79,25 @@ impl<T: Real> Tape<T> {
             recording.custom_ops.push(Rc::clone(&op));
             u32::try_from(recording.custom_ops.len() - 1).expect("tape: more than 2^32 custom ops")
         };
-        self.record_node(Op::Custom(index), inputs, shape, 0, |nodes, before, out| {
+        self.record_node(Op::Custom, inputs, shape, 0, index, |nodes, before, out| {
             let values: SmallVec<[&[T]; 4]> = inputs.iter().map(|v| value_of(nodes, before, v.index as u32)).collect();
             op.forward(&values, out);
         })
     }
 }
+
+/// The descriptor of every custom op: its name, rule and reads are the user's.
+pub(crate) const SPEC: OpSpec = OpSpec {
+    name: "custom",
+    notes: "",
+    formula: "custom",
+    arity: Arity::Variadic,
+    reads: Reads::Both,
+    gradient: Gradient::FromInputs,
+    constants: 0,
+    explain: &[],
+    check: Check::Exempt("a user's op: `check::check_gradients` and wengert-check's `custom_op` check it"),
+};
 
 /// The sweep's step for a custom node: the op's `vjp` once per input that needs a gradient.
 pub(crate) fn backward<T: Real>(op: &dyn CustomOp<T>, ctx: &mut BackwardContext<'_, T>) {

@@ -31,6 +31,7 @@ pub mod inspect;
 mod operators;
 mod ops;
 mod real;
+pub mod registry;
 mod shape;
 mod sweep;
 mod tape;

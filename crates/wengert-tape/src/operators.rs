@@ -1,8 +1,9 @@
 //! Operator overloading for [`Var`]: `a + b`, `2.0 * x`, `x - 1.0`, `-x`, all recording
 //! on the tape. Arithmetic with a plain number records one node, with the number inside it.
 
-use crate::ops::elementwise::{binary, unary};
-use crate::ops::{Binary, UnaryMath};
+use crate::ops::binary::binary;
+use crate::ops::unary::unary;
+use crate::ops::{Binary, Unary};
 use crate::{Real, Var};
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
@@ -29,7 +30,7 @@ impl<'t, T: Real> Add<T> for Var<'t, T> {
     #[track_caller]
     #[inline]
     fn add(self, c: T) -> Var<'t, T> {
-        unary(UnaryMath::AddConst(c), self)
+        unary(Unary::AddScalar, &[c], self)
     }
 }
 
@@ -39,7 +40,7 @@ impl<'t, T: Real> Sub<T> for Var<'t, T> {
     #[track_caller]
     #[inline]
     fn sub(self, c: T) -> Var<'t, T> {
-        unary(UnaryMath::AddConst(-c), self)
+        unary(Unary::AddScalar, &[-c], self)
     }
 }
 
@@ -48,7 +49,7 @@ impl<'t, T: Real> Mul<T> for Var<'t, T> {
     #[track_caller]
     #[inline]
     fn mul(self, c: T) -> Var<'t, T> {
-        unary(UnaryMath::MulConst(c), self)
+        unary(Unary::MulScalar, &[c], self)
     }
 }
 
@@ -57,7 +58,7 @@ impl<'t, T: Real> Div<T> for Var<'t, T> {
     #[track_caller]
     #[inline]
     fn div(self, c: T) -> Var<'t, T> {
-        unary(UnaryMath::DivConst(c), self)
+        unary(Unary::DivScalar, &[c], self)
     }
 }
 
@@ -66,7 +67,7 @@ impl<'t, T: Real> Neg for Var<'t, T> {
     #[track_caller]
     #[inline]
     fn neg(self) -> Var<'t, T> {
-        unary(UnaryMath::Neg, self)
+        unary(Unary::Neg, &[], self)
     }
 }
 
@@ -78,7 +79,7 @@ macro_rules! number_with_var {
             #[track_caller]
             #[inline]
             fn add(self, x: Var<'t, $t>) -> Var<'t, $t> {
-                unary(UnaryMath::AddConst(self), x)
+                unary(Unary::AddScalar, &[self], x)
             }
         }
         impl<'t> Sub<Var<'t, $t>> for $t {
@@ -86,7 +87,7 @@ macro_rules! number_with_var {
             #[track_caller]
             #[inline]
             fn sub(self, x: Var<'t, $t>) -> Var<'t, $t> {
-                unary(UnaryMath::ConstSub(self), x)
+                unary(Unary::ScalarSub, &[self], x)
             }
         }
         impl<'t> Mul<Var<'t, $t>> for $t {
@@ -94,7 +95,7 @@ macro_rules! number_with_var {
             #[track_caller]
             #[inline]
             fn mul(self, x: Var<'t, $t>) -> Var<'t, $t> {
-                unary(UnaryMath::MulConst(self), x)
+                unary(Unary::MulScalar, &[self], x)
             }
         }
         impl<'t> Div<Var<'t, $t>> for $t {
@@ -102,7 +103,7 @@ macro_rules! number_with_var {
             #[track_caller]
             #[inline]
             fn div(self, x: Var<'t, $t>) -> Var<'t, $t> {
-                unary(UnaryMath::ConstDiv(self), x)
+                unary(Unary::ScalarDiv, &[self], x)
             }
         }
     };

@@ -166,7 +166,7 @@ impl<T: Real> Tape<T> {
         reached.clear();
         reached.resize(last + 1, false);
         reached[last] = true;
-        let (nodes, values, labels) = (&recording.nodes[..], &recording.values[..], &recording.labels[..]);
+        let (nodes, values, indices) = (&recording.nodes[..], &recording.values[..], &recording.indices[..]);
         let (extra_inputs, custom_ops, anomaly) =
             (&recording.extra_inputs[..], &recording.custom_ops[..], &recording.anomaly);
         for index in (0..=last).rev() {
@@ -186,7 +186,7 @@ impl<T: Real> Tape<T> {
                 let (lower_adjoints, own) = adjoints.split_at_mut(node.adjoint_offset);
                 let upstream = &own[..node.shape.numel()];
                 let mut context =
-                    BackwardContext { nodes, values, labels, custom_ops, node, inputs, upstream, lower_adjoints };
+                    BackwardContext { nodes, values, indices, custom_ops, node, inputs, upstream, lower_adjoints };
                 ops::backward(&mut context);
                 for &input in inputs {
                     if nodes[input as usize].requires_grad() {

@@ -7,7 +7,8 @@
 
 use crate::anomaly::{Anomaly, AnomalyMode};
 use crate::custom::CustomOp;
-use crate::ops::Op;
+use crate::ops::{Op, Source};
+use crate::registry::{Arity, Gradient};
 use crate::{Real, Shape, Tensor, Var};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -29,10 +30,12 @@ pub(crate) const NO_ADJOINT: usize = usize::MAX;
 #[derive(Clone, Copy)]
 pub(crate) struct Node {
     pub op: Op,
-    /// The input nodes' indices, all smaller than this node's own index, for a built-in op
-    /// (at most two, as many as [`Op::arity`] says; unused slots 0). A custom op keeps its
-    /// list in [`Recording::extra_inputs`], its length first, from index `inputs[0]`. Read
-    /// them with [`Node::inputs`].
+    /// The input nodes' indices, all smaller than this node's own index, for an op of fixed
+    /// arity (at most two). A variadic op (a custom op, concat, stack) keeps its list in
+    /// [`Recording::extra_inputs`], its length first, from index `inputs[0]`. An op with
+    /// fewer than two inputs, or a variadic one, may keep one number of its own in the
+    /// second slot (a custom op's index, where a loss's labels start): [`Node::aux`]. Read
+    /// the inputs with [`Node::inputs`].
     inputs: [u32; 2],
     pub shape: Shape,
     /// Where the value starts in the value arena. An op with scratch data (the fused
@@ -58,12 +61,19 @@ impl Node {
     /// The input nodes' indices; `extra` is the tape's [`Recording::extra_inputs`].
     #[inline(always)]
     pub fn inputs<'a>(&'a self, extra: &'a [u32]) -> &'a [u32] {
-        if let Op::Custom(_) = self.op {
-            let start = self.inputs[0] as usize;
-            &extra[start + 1..start + 1 + extra[start] as usize]
-        } else {
-            &self.inputs[..self.op.arity()]
+        match self.op.spec().arity {
+            Arity::Fixed(n) => &self.inputs[..n],
+            Arity::Variadic => {
+                let start = self.inputs[0] as usize;
+                &extra[start + 1..start + 1 + extra[start] as usize]
+            }
         }
+    }
+
+    /// The op's own number kept in the spare input slot (0 if it keeps none).
+    #[inline(always)]
+    pub fn aux(&self) -> u32 {
+        self.inputs[1]
     }
 }
 
@@ -73,15 +83,15 @@ pub(crate) struct Recording<T> {
     /// The inputs of custom-op nodes: for each, the count, then the indices.
     pub extra_inputs: Vec<u32>,
     pub values: Vec<T>,
-    /// Class labels of the fused softmax cross-entropy nodes.
-    pub labels: Vec<usize>,
+    /// Indices that ops keep (the fused softmax cross-entropy's class labels, ...).
+    pub indices: Vec<usize>,
     /// Elements in the adjoint arena: the sum of the sizes of the nodes that need one.
     pub adjoint_len: usize,
     /// The adjoint buffer, lent to a [`crate::Gradients`] during its life and given back on drop.
     pub adjoint_pool: Vec<T>,
     /// Scratch of the sweep: which nodes the output's adjoint has reached.
     pub reached: Vec<bool>,
-    /// The user's ops, named by `Op::Custom(i)`.
+    /// The user's ops; a custom node names its op by index in its spare slot.
     pub custom_ops: Vec<Rc<dyn CustomOp<T>>>,
     /// False inside [`Tape::no_grad`]: new nodes get no adjoint.
     pub grad_enabled: bool,
@@ -93,16 +103,25 @@ impl<T: Real> Recording<T> {
     /// constant does not, and any other node does if gradients are on and an input needs one.
     #[inline(always)]
     fn requires_grad(&self, op: &Op, inputs: &[Var<'_, T>]) -> bool {
-        match op {
-            Op::Parameter => true,
-            Op::Constant | Op::Detach => false,
-            _ => self.grad_enabled && inputs.iter().any(|v| self.nodes[v.index].requires_grad()),
+        match op.spec().gradient {
+            Gradient::Always => true,
+            Gradient::Never => false,
+            Gradient::FromInputs => self.grad_enabled && inputs.iter().any(|v| self.nodes[v.index].requires_grad()),
         }
     }
 
     /// Pushes the node whose value was just written at `value_offset`; returns its index.
     #[inline(always)]
-    fn append(&mut self, op: Op, inputs: &[Var<'_, T>], shape: Shape, value_offset: usize, requires_grad: bool) -> u32 {
+    #[allow(clippy::too_many_arguments)]
+    fn append(
+        &mut self,
+        op: Op,
+        inputs: &[Var<'_, T>],
+        shape: Shape,
+        value_offset: usize,
+        requires_grad: bool,
+        aux: u32,
+    ) -> u32 {
         let index = u32::try_from(self.nodes.len()).expect("tape: more than 2^32 nodes");
         let adjoint_offset = if requires_grad {
             self.adjoint_len += shape.numel();
@@ -110,20 +129,25 @@ impl<T: Real> Recording<T> {
         } else {
             NO_ADJOINT
         };
-        let inputs = if let Op::Custom(_) = op {
-            let start = u32::try_from(self.extra_inputs.len()).expect("tape: more than 2^32 extra inputs");
-            self.extra_inputs.push(u32::try_from(inputs.len()).expect("custom: more than 2^32 inputs"));
-            self.extra_inputs.extend(inputs.iter().map(|v| v.index as u32));
-            [start, 0]
-        } else {
-            debug_assert_eq!(inputs.len(), op.arity(), "{}", op.name());
-            match *inputs {
-                [] => [0, 0],
-                [a] => [a.index as u32, 0],
-                [a, b] => [a.index as u32, b.index as u32],
-                _ => unreachable!("a built-in op has at most two inputs"),
+        debug_assert!(op.is_variadic() || op.spec().arity == Arity::Fixed(inputs.len()), "{}", op.name());
+        let inputs = match *inputs {
+            _ if op.is_variadic() => {
+                let start = u32::try_from(self.extra_inputs.len()).expect("tape: more than 2^32 extra inputs");
+                let count =
+                    u32::try_from(inputs.len()).unwrap_or_else(|_| panic!("{}: more than 2^32 inputs", op.name()));
+                self.extra_inputs.push(count);
+                self.extra_inputs.extend(inputs.iter().map(|v| v.index as u32));
+                [start, aux]
             }
+            [] => [0, aux],
+            [a] => [a.index as u32, aux],
+            [a, b] => {
+                debug_assert_eq!(aux, 0, "{}: an op of two inputs keeps no number of its own", op.name());
+                [a.index as u32, b.index as u32]
+            }
+            _ => unreachable!("{}: an op of fixed arity has at most two inputs", op.name()),
         };
+
         self.nodes.push(Node { op, inputs, shape, value_offset, adjoint_offset });
         index
     }
@@ -233,7 +257,7 @@ impl<T: Real> Tape<T> {
                 nodes: Vec::with_capacity(nodes),
                 extra_inputs: Vec::new(),
                 values: Vec::with_capacity(values),
-                labels: Vec::new(),
+                indices: Vec::new(),
                 adjoint_len: 0,
                 adjoint_pool: Vec::new(),
                 reached: Vec::new(),
@@ -255,7 +279,7 @@ impl<T: Real> Tape<T> {
     #[track_caller]
     #[inline]
     pub fn var<L: Leaf<T>>(&self, leaf: L) -> Var<'_, T> {
-        self.leaf(Op::Parameter, leaf)
+        self.leaf(Op::Source(Source::Parameter), leaf)
     }
 
     /// A constant leaf (data, targets): no gradient, and no backward work spent on it.
@@ -271,7 +295,7 @@ impl<T: Real> Tape<T> {
     #[track_caller]
     #[inline]
     pub fn constant<L: Leaf<T>>(&self, leaf: L) -> Var<'_, T> {
-        self.leaf(Op::Constant, leaf)
+        self.leaf(Op::Source(Source::Constant), leaf)
     }
 
     #[track_caller]
@@ -288,7 +312,7 @@ impl<T: Real> Tape<T> {
             values.len()
         );
         if let [value] = *values {
-            return self.record_scalar(op, [], shape, None, |[]| value);
+            return self.record_scalar(op, [], shape, &[], |[]| value);
         }
         self.record(op, [], shape, 0, |[], out| out.copy_from_slice(values))
     }
@@ -306,7 +330,22 @@ impl<T: Real> Tape<T> {
         scratch: usize,
         forward: impl FnOnce([&[T]; N], &mut [T]),
     ) -> Var<'t, T> {
-        self.record_node(op, &inputs, shape, scratch, |nodes, before, out| {
+        self.record_with_aux(op, inputs, shape, scratch, 0, forward)
+    }
+
+    /// [`Tape::record`] for an op that keeps a number of its own in the node's spare slot.
+    #[track_caller]
+    #[inline(always)]
+    pub(crate) fn record_with_aux<'t, const N: usize>(
+        &'t self,
+        op: Op,
+        inputs: [Var<'t, T>; N],
+        shape: Shape,
+        scratch: usize,
+        aux: u32,
+        forward: impl FnOnce([&[T]; N], &mut [T]),
+    ) -> Var<'t, T> {
+        self.record_node(op, &inputs, shape, scratch, aux, |nodes, before, out| {
             forward(inputs.map(|v| value_of(nodes, before, v.index as u32)), out)
         })
     }
@@ -322,6 +361,7 @@ impl<T: Real> Tape<T> {
         inputs: &[Var<'t, T>],
         shape: Shape,
         scratch: usize,
+        aux: u32,
         forward: impl FnOnce(&[Node], &[T], &mut [T]),
     ) -> Var<'t, T> {
         self.check_inputs(&op, inputs);
@@ -332,14 +372,14 @@ impl<T: Real> Tape<T> {
         recording.values.resize(value_offset + shape.numel() + scratch, T::zero());
         let (before, out) = recording.values.split_at_mut(value_offset);
         forward(&recording.nodes, before, out);
-        let index = recording.append(op, inputs, shape, value_offset, requires_grad);
+        let index = recording.append(op, inputs, shape, value_offset, requires_grad, aux);
         self.check_forward(guard, index);
         Var { tape: self, index: index as usize, shape }
     }
 
     /// [`Tape::record`] for an op whose inputs and output each hold one element: the
-    /// scalar tape's hot path, with no slices and no zero-fill of the value. `constant`, if
-    /// any, is stored right after the value.
+    /// scalar tape's hot path, with no slices and no zero-fill of the value. The op's
+    /// `constants` are stored right after the value.
     #[track_caller]
     #[inline(always)]
     pub(crate) fn record_scalar<'t, const N: usize>(
@@ -347,7 +387,7 @@ impl<T: Real> Tape<T> {
         op: Op,
         inputs: [Var<'t, T>; N],
         shape: Shape,
-        constant: Option<T>,
+        constants: &[T],
         f: impl FnOnce([T; N]) -> T,
     ) -> Var<'t, T> {
         debug_assert!(shape.numel() == 1 && inputs.iter().all(|v| v.shape.numel() == 1));
@@ -358,10 +398,8 @@ impl<T: Real> Tape<T> {
         let value = f(inputs.map(|v| recording.values[recording.nodes[v.index].value_offset]));
         let value_offset = recording.values.len();
         recording.values.push(value);
-        if let Some(c) = constant {
-            recording.values.push(c);
-        }
-        let index = recording.append(op, &inputs, shape, value_offset, requires_grad);
+        recording.values.extend_from_slice(constants);
+        let index = recording.append(op, &inputs, shape, value_offset, requires_grad, 0);
         self.check_forward(guard, index);
         Var { tape: self, index: index as usize, shape }
     }
@@ -432,11 +470,11 @@ impl<T: Real> Tape<T> {
         f()
     }
 
-    /// Appends class labels for a loss node and returns where they start.
-    pub(crate) fn push_labels(&self, labels: &[usize]) -> u32 {
+    /// Appends indices an op keeps (a loss's class labels) and returns where they start.
+    pub(crate) fn push_indices(&self, indices: &[usize]) -> u32 {
         let mut recording = self.recording.borrow_mut();
-        let start = u32::try_from(recording.labels.len()).expect("tape: more than 2^32 labels");
-        recording.labels.extend_from_slice(labels);
+        let start = u32::try_from(recording.indices.len()).expect("tape: more than 2^32 indices");
+        recording.indices.extend_from_slice(indices);
         start
     }
 
@@ -478,7 +516,7 @@ impl<T: Real> Tape<T> {
         recording.nodes.clear();
         recording.extra_inputs.clear();
         recording.values.clear();
-        recording.labels.clear();
+        recording.indices.clear();
         recording.custom_ops.clear();
         recording.anomaly.locations.clear();
         recording.adjoint_len = 0;

@@ -115,7 +115,7 @@ impl<'t, T: Real> Var<'t, T> {
     /// ```
     pub fn op_name(self) -> &'static str {
         let recording = self.tape.recording.borrow();
-        crate::ops::op_name(&recording.nodes[self.index].op, &recording.custom_ops)
+        crate::ops::node_op_name(&recording.nodes[self.index], &recording.custom_ops)
     }
 
     /// The same value entering the tape as a constant: no gradient flows back through it.
@@ -130,7 +130,9 @@ impl<'t, T: Real> Var<'t, T> {
     #[track_caller]
     pub fn detach(self) -> Self {
         let shape = self.shape;
-        self.tape.record(crate::ops::Op::Detach, [self], shape, 0, |[x], out| out.copy_from_slice(x))
+        self.tape.record(crate::ops::Op::Source(crate::ops::Source::Detach), [self], shape, 0, |[x], out| {
+            out.copy_from_slice(x)
+        })
     }
 }
 

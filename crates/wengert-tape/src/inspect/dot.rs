@@ -17,7 +17,7 @@
 //! each, so a training step of an MLP qualifies, but a long scalar chain does not.
 
 use super::{adjoint_of, op_name, reached_from, summary, value_of};
-use crate::ops::Op;
+use crate::ops::{Op, Source};
 use crate::tape::Recording;
 use crate::{Gradients, Real, Tape};
 use std::fmt::Write;
@@ -111,8 +111,8 @@ fn render<T: Real>(tape: &Tape<T>, grads: Option<&Gradients<'_, T>>) -> String {
             Kind::Loss
         } else {
             match node.op {
-                Op::Parameter => Kind::Parameter,
-                Op::Constant => Kind::Constant,
+                Op::Source(Source::Parameter) => Kind::Parameter,
+                Op::Source(Source::Constant) => Kind::Constant,
                 _ => Kind::Op,
             }
         };

@@ -1,15 +1,17 @@
 //! The reverse sweep told node by node, reconstructed after it: which nodes the output's
 //! adjoint reached, what adjoint each received, and which rule it applied to pass it on.
 //!
-//! The rule texts are one table, [`rule`], a `match` on the op in the notation of
+//! The rule texts, [`rule`], are in the notation of
 //! `docs/derivations.md` (`g`/`G` is the upstream, `dX = ...` what the rule adds into X's
-//! adjoint), each with its formula number from the notes and its row in that page's table.
+//! adjoint), read from each op's descriptor ([`crate::registry`]), with its formula number
+//! from the notes and the anchor of its entry on that page.
 //! Where a layer `A.matmul(W).add_bias(b)` followed by an activation (or a fused loss) is
 //! recognised, its three lines also name the backpropagation equation they carry out
 //! (BP1-BP4, notes section 4).
 
 use super::{adjoint_of, number, op_name, reached_from, summary_line};
-use crate::ops::{Activation, Binary, Op, UnaryMath};
+use crate::ops::{Linear, Loss, Op};
+use crate::registry::{Gradient, OpSpec};
 use crate::tape::Recording;
 use crate::{Gradients, Real, Shape};
 use std::fmt;
@@ -28,8 +30,8 @@ use std::fmt;
 /// let step = &explanation.lines()[0];
 /// assert_eq!((step.index, step.op, step.adjoint.as_str()), (1, "sigmoid", "1"));
 /// assert_eq!(step.rule, "dz = g (.) s (1 - s) -> #0");
-/// assert_eq!(step.source, "F2, row 19");
-/// assert_eq!(step.to_string(), "#1 sigmoid []  adjoint 1  dz = g (.) s (1 - s) -> #0  (F2, row 19)");
+/// assert_eq!(step.source, "F2, #sigmoid");
+/// assert_eq!(step.to_string(), "#1 sigmoid []  adjoint 1  dz = g (.) s (1 - s) -> #0  (F2, #sigmoid)");
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct ExplainedStep {
@@ -44,8 +46,8 @@ pub struct ExplainedStep {
     /// The rule applied, with the node each contribution went to:
     /// `dX = G W^T -> #7, dW = X^T G -> #3`. A leaf says what its adjoint is.
     pub rule: String,
-    /// Where the rule comes from: the notes' formula and the row of `docs/derivations.md`,
-    /// e.g. `F15, rows 23-24`.
+    /// Where the rule comes from: the notes' formula and the anchor of the op's entry in
+    /// `docs/derivations.md`, e.g. `F15, #matmul`.
     pub source: String,
     /// The backpropagation equation this node carries out, where it belongs to a recognised
     /// layer: `layer 2: db^2 = column sums of delta^2 (BP4)`.
@@ -183,94 +185,55 @@ struct Rule {
     inputs: Vec<String>,
     /// What a leaf's adjoint is (leaves apply no rule).
     leaf: Option<&'static str>,
-    /// The notes' formula and the row of `docs/derivations.md`.
+    /// The notes' formula and the anchor of the op's entry in `docs/derivations.md`.
     source: String,
 }
 
-impl Rule {
-    fn new<S: ToString>(inputs: impl IntoIterator<Item = S>, source: &str) -> Rule {
-        Rule { inputs: inputs.into_iter().map(|s| s.to_string()).collect(), leaf: None, source: source.to_string() }
-    }
-
-    fn leaf(text: &'static str, source: &str) -> Rule {
-        Rule { inputs: Vec::new(), leaf: Some(text), source: source.to_string() }
+/// Where a rule comes from: `F2, #sigmoid` (the notes' formula, then the anchor of its entry
+/// in `docs/derivations.md`), or `#exp` where the notes have none.
+fn source(spec: &OpSpec) -> String {
+    match spec.notes {
+        "" => format!("#{}", spec.formula),
+        notes => format!("{notes}, #{}", spec.formula),
     }
 }
 
-/// The rule table: every op's backward rule in the notation of `docs/derivations.md`, with
-/// its formula (F-number) and row there. `inputs` are the input shapes, `shape` the output's;
-/// `constant` is a unary function's constant (`c` of `c x`), read from the node's scratch.
-fn rule<T: Real>(op: &Op, constant: T, name: &str, inputs: &[Shape], shape: Shape) -> Rule {
-    // N counts the rows of the first input, M its elements (derivations.md's vocabulary).
+/// An op's rule texts from its descriptor, with its constants (`{c0}`, `{c1}`), the rows
+/// (`{N}`) and the elements (`{M}`) of its first input filled in. `inputs` are the input
+/// shapes, `shape` the output's; `name` is a custom op's own name.
+fn rule<T: Real>(op: Op, constants: &[T], name: &str, inputs: &[Shape], shape: Shape) -> Rule {
+    let spec = op.spec();
+    let source = source(spec);
+    if spec.gradient == Gradient::Always || spec.gradient == Gradient::Never {
+        let leaf = spec.explain.first().copied().unwrap_or("no adjoint");
+        return Rule { inputs: Vec::new(), leaf: Some(leaf), source };
+    }
+    if op == Op::Custom {
+        let texts = (0..inputs.len()).map(|k| format!("d(input {k}) = {name}'s vjp")).collect();
+        return Rule { inputs: texts, leaf: None, source };
+    }
     let rows = inputs.first().map_or(1, |s| s.rows());
     let elements = inputs.first().map_or(1, |s| s.numel());
-    match op {
-        Op::Parameter => Rule::leaf("parameter: its adjoint is its gradient", "G1"),
-        Op::Constant => Rule::leaf("a constant: no adjoint", "-"),
-        Op::Detach => Rule::leaf("detached: no adjoint flows through it", "row 39"),
-        Op::Binary(binary) => {
-            let (texts, row) = match binary {
-                Binary::Add => (["da = g", "db = g"], "row 1"),
-                Binary::Sub => (["da = g", "db = -g"], "row 2"),
-                Binary::Mul => (["da = g (.) b", "db = g (.) a"], "row 3"),
-                Binary::Div => (["da = g / b", "db = -g (.) y / b"], "rows 4-5"),
-            };
-            // A rank-0 input broadcast over a tensor collects the sum of its contributions (row 6).
-            let broadcast = |k: usize| inputs.get(k).is_some_and(|s| s.is_scalar()) && !shape.is_scalar();
-            let texts: Vec<String> = texts
-                .iter()
-                .enumerate()
-                .map(|(k, text)| match text.split_once(" = ") {
-                    Some((lhs, rhs)) if broadcast(k) => format!("{lhs} = sum({rhs})"),
-                    _ => text.to_string(),
-                })
-                .collect();
-            let source = if broadcast(0) || broadcast(1) { format!("{row}, row 6") } else { row.to_string() };
-            Rule { inputs: texts, leaf: None, source }
+    let fill = |text: &str| {
+        let mut text = text.replace("{N}", &rows.to_string()).replace("{M}", &elements.to_string());
+        for (i, &c) in constants.iter().enumerate() {
+            text = text.replace(&format!("{{c{i}}}"), &number(c));
         }
-        Op::Unary(unary) => match unary.with_constant(constant) {
-            UnaryMath::Neg => Rule::new(["dx = -g"], "row 12"),
-            UnaryMath::Exp => Rule::new(["dx = g (.) y"], "row 15"),
-            UnaryMath::Ln => Rule::new(["dx = g / x"], "row 16"),
-            UnaryMath::Sqrt => Rule::new(["dx = g / (2 y)"], "row 17"),
-            UnaryMath::Powi(n) => Rule::new([format!("dx = g (.) n x^(n-1), n = {n}")], "row 13"),
-            UnaryMath::Powf(p) => Rule::new([format!("dx = g (.) p x^(p-1), p = {}", number(p))], "row 14"),
-            UnaryMath::AddConst(_) => Rule::new(["dx = g"], "row 7"),
-            UnaryMath::ConstSub(_) => Rule::new(["dx = -g"], "row 8"),
-            UnaryMath::MulConst(c) => Rule::new([format!("dx = c g, c = {}", number(c))], "row 9"),
-            UnaryMath::DivConst(c) => Rule::new([format!("dx = g / c, c = {}", number(c))], "row 10"),
-            UnaryMath::ConstDiv(_) => Rule::new(["dx = -g (.) y / x"], "row 11"),
-        },
-        Op::Activation(activation) => match activation {
-            Activation::Sigmoid => Rule::new(["dz = g (.) s (1 - s)"], "F2, row 19"),
-            Activation::Tanh => Rule::new(["dz = g (.) (1 - t^2)"], "F3, row 20"),
-            Activation::Relu => Rule::new(["dz = g (.) 1[z > 0]"], "F5, row 21"),
-            Activation::Softplus => Rule::new(["dz = g (.) sigmoid(z)"], "F4, row 22"),
-        },
-        Op::MatMul => Rule::new(["dX = G W^T", "dW = X^T G"], "F15, rows 23-24"),
-        Op::AddBias => Rule::new(["dX = G", "db = 1^T G, the column sums of G"], "F15, rows 25-26"),
-        Op::Softmax => Rule::new(["dz = y (.) (g - (g . y)), per row"], "F6, row 27"),
-        Op::LogSoftmax => Rule::new(["dz = g - softmax(z) sum_j g_j, per row"], "row 28"),
-        Op::LogSumExp => Rule::new(["dz = g_row softmax(z), per row"], "row 29"),
-        Op::CrossEntropy => Rule::new(
-            [format!("dp = -g y / (N p), N = {rows}"), format!("dy = -g log(p) / N, N = {rows}")],
-            "F8, rows 30-31",
-        ),
-        Op::SoftmaxCrossEntropy { .. } => {
-            Rule::new([format!("dz = g (softmax(z) - onehot(k)) / N, N = {rows}")], "F11, row 32")
-        }
-        Op::BceWithLogits => Rule::new(
-            [format!("dz = g (sigmoid(z) - y) / M, M = {elements}"), format!("dy = -g z / M, M = {elements}")],
-            "F10, rows 33-34",
-        ),
-        Op::Mse => Rule::new(
-            [format!("dp = 2 g (p - t) / M, M = {elements}"), format!("dt = 2 g (t - p) / M, M = {elements}")],
-            "F14, rows 35-36",
-        ),
-        Op::Sum => Rule::new(["dx_i = g"], "F16, row 37"),
-        Op::Mean => Rule::new([format!("dx_i = g / M, M = {elements}")], "F16, row 38"),
-        Op::Custom(_) => Rule::new((0..inputs.len()).map(|k| format!("d(input {k}) = {name}'s vjp")), "row 40"),
-    }
+        text
+    };
+    // An input broadcast over a larger output collects the sum of its contributions.
+    let broadcast = |k: usize| matches!(op, Op::Binary(_)) && inputs.get(k).is_some_and(|s| s.numel() < shape.numel());
+    let texts: Vec<String> = spec
+        .explain
+        .iter()
+        .enumerate()
+        .map(|(k, text)| match fill(text).split_once(" = ") {
+            Some((lhs, rhs)) if broadcast(k) => format!("{lhs} = sum({rhs})"),
+            _ => fill(text),
+        })
+        .collect();
+    let source = if broadcast(0) || broadcast(1) { format!("{source}, #broadcast") } else { source };
+    Rule { inputs: texts, leaf: None, source }
 }
 
 /// The rule as applied at one node: each text followed by the input it went to; inputs
@@ -321,19 +284,21 @@ fn find_layers<T>(recording: &Recording<T>, reached: &[bool]) -> Vec<Layer> {
     for (head, node) in nodes.iter().enumerate() {
         let kind = match node.op {
             Op::Activation(_) => Head::Activation,
-            Op::SoftmaxCrossEntropy { .. } => Head::FusedLoss { delta: "(softmax(Z) - onehot(k)) / N", formula: "F11" },
-            Op::BceWithLogits => Head::FusedLoss { delta: "(sigmoid(Z) - Y) / M", formula: "F10" },
+            Op::Loss(Loss::SoftmaxCrossEntropy) => {
+                Head::FusedLoss { delta: "(softmax(Z) - onehot(k)) / N", formula: "F11" }
+            }
+            Op::Loss(Loss::BceWithLogits) => Head::FusedLoss { delta: "(sigmoid(Z) - Y) / M", formula: "F10" },
             _ => continue,
         };
         if !reached[head] {
             continue;
         }
         let add_bias = recording.inputs_of(head)[0] as usize;
-        if !matches!(nodes[add_bias].op, Op::AddBias) || !reached[add_bias] {
+        if !matches!(nodes[add_bias].op, Op::Linear(Linear::AddBias)) || !reached[add_bias] {
             continue;
         }
         let matmul = recording.inputs_of(add_bias)[0] as usize;
-        if !matches!(nodes[matmul].op, Op::MatMul) || !reached[matmul] {
+        if !matches!(nodes[matmul].op, Op::Linear(Linear::MatMul)) || !reached[matmul] {
             continue;
         }
         // One head per linear map: a second activation of the same Z is not a layer of its own.
@@ -462,11 +427,9 @@ impl<T: Real> Gradients<'_, T> {
             let name = op_name(&recording, node);
             let input_shapes: Vec<Shape> =
                 recording.inputs_of(index).iter().map(|&i| nodes[i as usize].shape).collect();
-            let constant = match node.op {
-                Op::Unary(unary) => unary.of_node(node, &recording.values).constant(),
-                _ => T::zero(),
-            };
-            let rule = rule(&node.op, constant, name, &input_shapes, node.shape);
+            let constants_start = node.value_offset + node.shape.numel();
+            let constants = &recording.values[constants_start..constants_start + node.op.spec().constants];
+            let rule = rule(node.op, constants, name, &input_shapes, node.shape);
             let adjoint = adjoint_of(self, node).map_or_else(|| "-".to_string(), summary_line);
             let equation = equations.iter().position(|(i, _)| *i == index).map(|k| equations.swap_remove(k).1);
             steps.push(ExplainedStep {
@@ -487,109 +450,81 @@ impl<T: Real> Gradients<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::Unary;
+    use crate::ops::Binary;
 
-    /// The rows of `docs/derivations.md`'s table, by number: (op column, F column, backward column).
-    fn derivations_rows() -> Vec<(usize, String, String, String)> {
+    /// `docs/derivations.md`'s table: for each entry's anchor, the backward cells of its rows
+    /// (an entry's later rows, for another input, carry no anchor of their own).
+    fn derivations_entries() -> Vec<(String, String)> {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/derivations.md");
         let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {path}: {e}"));
-        text.lines()
-            .filter_map(|line| {
-                let cells: Vec<&str> = line.split('|').map(str::trim).collect();
-                let number = cells.get(1)?.parse().ok()?;
-                let clean = |k: usize| cells.get(k).map_or(String::new(), |c| c.replace('`', ""));
-                Some((number, clean(2), clean(3), clean(5)))
-            })
-            .collect()
-    }
-
-    /// The row numbers a source names: `"F15, rows 23-24"` -> [23, 24], `"row 9"` -> [9].
-    fn rows_of(source: &str) -> Vec<usize> {
-        let Some((_, rows)) = source.split_once("row") else { return Vec::new() };
-        let rows = rows.trim_start_matches('s').trim();
-        let rows = rows.split(',').next().unwrap_or(rows).trim();
-        match rows.split_once('-') {
-            Some((a, b)) => (a.parse().unwrap()..=b.parse().unwrap()).collect(),
-            None => vec![rows.parse().unwrap()],
+        let mut current = None;
+        let mut entries = Vec::new();
+        for line in text.lines() {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            if cells.len() < 8 || !line.starts_with("| ") {
+                continue;
+            }
+            if let Some((_, rest)) = cells[1].split_once("<a id=\"") {
+                current = rest.split_once('"').map(|(id, _)| id.to_string());
+            }
+            if let Some(id) = &current {
+                entries.push((id.clone(), cells[5].replace('`', "")));
+            }
         }
+        entries
     }
 
     #[test]
-    fn every_rule_text_is_the_formula_of_its_row_in_docs_derivations() {
-        let table = derivations_rows();
-        assert!(table.len() >= 40, "docs/derivations.md's table has {} rows", table.len());
+    fn every_op_in_the_registry_has_a_derivations_entry_holding_its_rule_texts() {
+        let entries = derivations_entries();
         let m = Shape::matrix(2, 3);
-        let ops: Vec<(Op, Vec<Shape>)> = vec![
-            (Op::Binary(Binary::Add), vec![m, m]),
-            (Op::Binary(Binary::Sub), vec![m, m]),
-            (Op::Binary(Binary::Mul), vec![m, m]),
-            (Op::Binary(Binary::Div), vec![m, m]),
-            (Op::Unary(Unary::Neg), vec![m]),
-            (Op::Unary(Unary::Exp), vec![m]),
-            (Op::Unary(Unary::Ln), vec![m]),
-            (Op::Unary(Unary::Sqrt), vec![m]),
-            (Op::Unary(Unary::Powi(3)), vec![m]),
-            (Op::Unary(Unary::Powf), vec![m]),
-            (Op::Unary(Unary::AddConst), vec![m]),
-            (Op::Unary(Unary::MulConst), vec![m]),
-            (Op::Unary(Unary::DivConst), vec![m]),
-            (Op::Unary(Unary::ConstSub), vec![m]),
-            (Op::Unary(Unary::ConstDiv), vec![m]),
-            (Op::Activation(Activation::Sigmoid), vec![m]),
-            (Op::Activation(Activation::Tanh), vec![m]),
-            (Op::Activation(Activation::Relu), vec![m]),
-            (Op::Activation(Activation::Softplus), vec![m]),
-            (Op::MatMul, vec![m, Shape::matrix(3, 2)]),
-            (Op::AddBias, vec![m, Shape::vector(3)]),
-            (Op::Softmax, vec![m]),
-            (Op::LogSoftmax, vec![m]),
-            (Op::LogSumExp, vec![m]),
-            (Op::CrossEntropy, vec![m, m]),
-            (Op::SoftmaxCrossEntropy { labels_start: 0 }, vec![m]),
-            (Op::BceWithLogits, vec![m, m]),
-            (Op::Mse, vec![m, m]),
-            (Op::Sum, vec![m]),
-            (Op::Mean, vec![m]),
-            (Op::Detach, vec![m]),
-        ];
-        for (op, inputs) in &ops {
-            let name = op.name();
-            let rule = rule(op, 2.0, name, inputs, m);
-            let rows = rows_of(&rule.source);
-            assert!(!rows.is_empty(), "{name}: the source {:?} names no row", rule.source);
-            for &row in &rows {
-                let op_cell = &table.iter().find(|r| r.0 == row).expect("row exists").1;
-                assert!(op_cell.contains(&format!("({name})")), "{name}: row {row} is about {op_cell:?}");
+        for op in Op::all() {
+            let spec = op.spec();
+            let rows: Vec<&String> = entries.iter().filter(|(id, _)| id == spec.formula).map(|(_, b)| b).collect();
+            assert!(!rows.is_empty(), "{}: docs/derivations.md has no entry <a id=\"{}\">", spec.name, spec.formula);
+            let arity = match spec.arity {
+                crate::registry::Arity::Fixed(n) => n,
+                crate::registry::Arity::Variadic => 2,
+            };
+            let constants = vec![2.0_f64; spec.constants];
+            let rule = rule(op, &constants, spec.name, &vec![m; arity], m);
+            if op != Op::Custom && rule.leaf.is_none() {
+                assert_eq!(rule.inputs.len(), arity, "{}: one rule text per input", spec.name);
             }
-            // The formula number is the first row's (a second row, for another input, may have none).
-            if let Some(f) = rule.source.split(", ").find(|part| part.starts_with('F')) {
-                let formula_cell = &table.iter().find(|r| r.0 == rows[0]).expect("row exists").2;
+            for text in &rule.inputs {
+                let formula = text.split(", ").next().unwrap_or(text);
+                let formula = formula.replace("{", "").replace("}", "");
                 assert!(
-                    formula_cell.contains(f),
-                    "{name}: row {} has formula {formula_cell:?}, the rule says {f}",
-                    rows[0]
+                    op == Op::Custom || rows.iter().any(|backward| backward.contains(&formula)),
+                    "{}: {formula:?} is in none of its rows: {rows:?}",
+                    spec.name
                 );
             }
-            for (k, text) in rule.inputs.iter().enumerate() {
-                // Input k of a two-row source is the k-th row; a one-row source covers every input.
-                let row = if rows.len() == rule.inputs.len() { rows[k] } else { rows[0] };
-                let backward = &table.iter().find(|r| r.0 == row).expect("row exists").3;
-                let formula = text.split(", ").next().unwrap_or(text);
-                assert!(backward.contains(formula), "{name}, input {k}: {formula:?} is not in row {row}: {backward:?}");
-            }
         }
     }
 
     #[test]
-    fn a_broadcast_scalar_input_collects_a_sum_and_cites_row_6() {
+    fn every_anchor_in_docs_derivations_is_unique() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/derivations.md");
+        let text = std::fs::read_to_string(path).expect("docs/derivations.md");
+        let mut ids: Vec<&str> =
+            text.split("<a id=\"").skip(1).filter_map(|rest| rest.split_once('"')).map(|(id, _)| id).collect();
+        let count = ids.len();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), count, "an anchor appears twice in docs/derivations.md");
+    }
+
+    #[test]
+    fn a_broadcast_scalar_input_collects_a_sum_and_cites_the_broadcast_entry() {
         let rule = rule(
-            &Op::Binary(Binary::Mul),
-            0.0_f64,
+            Op::Binary(Binary::Mul),
+            &[] as &[f64],
             "mul",
             &[Shape::matrix(2, 2), Shape::scalar()],
             Shape::matrix(2, 2),
         );
         assert_eq!(rule.inputs, ["da = g (.) b", "db = sum(g (.) a)"]);
-        assert_eq!(rule.source, "row 3, row 6");
+        assert_eq!(rule.source, "#mul, #broadcast");
     }
 }

@@ -199,8 +199,8 @@ impl<T: Real> Tape<T> {
             adjoint_elements: recording.adjoint_len,
             adjoint_bytes: recording.adjoint_len * element,
             adjoint_capacity_bytes: recording.adjoint_pool.capacity() * element,
-            label_bytes: recording.labels.len() * size_of::<usize>(),
-            label_capacity_bytes: recording.labels.capacity() * size_of::<usize>(),
+            label_bytes: recording.indices.len() * size_of::<usize>(),
+            label_capacity_bytes: recording.indices.capacity() * size_of::<usize>(),
         }
     }
 }

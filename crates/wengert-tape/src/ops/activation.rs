@@ -1,53 +1,66 @@
 //! Elementwise activations `a = f(z)`. The sweep never builds the diagonal Jacobian:
-//! dL/dz = dL/da (.) f'(z) (F1). Each rule reads the value its doc line names.
+//! dL/dz = dL/da (.) f'(z) (F1). Each op's descriptor, function and derivative side by side;
+//! each derivative reads the value its comment names.
 
-use super::{map_backward, map_forward, BackwardContext, ElementwiseRule, Op};
+use super::unary::record_unary;
+use super::{one_matrix, unary_family, Op};
+use crate::registry::{probe, Arity, Check, Domain, Gradient, OpSpec, Reads};
 use crate::{Real, Var};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Activation {
-    Sigmoid,
-    Tanh,
-    Relu,
-    Softplus,
+/// A descriptor of this family: one input, adjoint from it.
+const fn spec(
+    name: &'static str,
+    notes: &'static str,
+    reads: Reads,
+    constants: usize,
+    explain: &'static [&'static str],
+    check: Check,
+) -> OpSpec {
+    OpSpec {
+        name,
+        notes,
+        formula: name,
+        arity: Arity::Fixed(1),
+        reads,
+        gradient: Gradient::FromInputs,
+        constants,
+        explain,
+        check,
+    }
 }
 
-impl Activation {
-    pub fn name(self) -> &'static str {
-        match self {
-            Activation::Sigmoid => "sigmoid",
-            Activation::Tanh => "tanh",
-            Activation::Relu => "relu",
-            Activation::Softplus => "softplus",
+unary_family! {
+    /// An activation function, elementwise.
+    enum Activation {
+        Sigmoid {
+            spec: spec("sigmoid", "F2", Reads::Output, 0, &["dz = g (.) s (1 - s)"],
+                probe!(|v| v[0].sigmoid(), shapes: one_matrix, domain: Domain::ANY)),
+            f: |z, k| stable_sigmoid(z),
+            // sigmoid' = s(1 - s) (F2); reads the output s.
+            df: |z, s, k| s * (T::one() - s),
+        }
+        Tanh {
+            spec: spec("tanh", "F3", Reads::Output, 0, &["dz = g (.) (1 - t^2)"],
+                probe!(|v| v[0].tanh(), shapes: one_matrix, domain: Domain::ANY)),
+            f: |z, k| z.tanh(),
+            // tanh' = 1 - t^2 (F3); reads the output t.
+            df: |z, t, k| T::one() - t * t,
+        }
+        Relu {
+            spec: spec("relu", "F5", Reads::Input, 0, &["dz = g (.) 1[z > 0]"],
+                probe!(|v| v[0].relu(), shapes: one_matrix, domain: Domain::off_kinks(&[0.0]))),
+            f: |z, k| z.max(T::zero()),
+            // relu' = 1[z > 0], so relu'(0) = 0 as in PyTorch and JAX (F5); reads the input z.
+            df: |z, a, k| if z > T::zero() { T::one() } else { T::zero() },
+        }
+        Softplus {
+            spec: spec("softplus", "F4", Reads::Input, 0, &["dz = g (.) sigmoid(z)"],
+                probe!(|v| v[0].softplus(), shapes: one_matrix, domain: Domain::ANY)),
+            f: |z, k| stable_softplus(z),
+            // softplus' = sigmoid(z) (F4); reads the input z.
+            df: |z, a, k| stable_sigmoid(z),
         }
     }
-
-    fn forward<T: Real>(self, z: &[T], a: &mut [T]) {
-        match self {
-            Activation::Sigmoid => map_forward(Sigmoid, z, a),
-            Activation::Tanh => map_forward(Tanh, z, a),
-            Activation::Relu => map_forward(Relu, z, a),
-            Activation::Softplus => map_forward(Softplus, z, a),
-        }
-    }
-}
-
-#[inline]
-pub(crate) fn backward<T: Real>(op: Activation, ctx: &mut BackwardContext<'_, T>) {
-    let (z, a, g) = (ctx.input(0), ctx.output(), ctx.upstream);
-    let Some(z_adjoint) = ctx.adjoint(0) else { return };
-    match op {
-        Activation::Sigmoid => map_backward(Sigmoid, z, a, g, z_adjoint),
-        Activation::Tanh => map_backward(Tanh, z, a, g, z_adjoint),
-        Activation::Relu => map_backward(Relu, z, a, g, z_adjoint),
-        Activation::Softplus => map_backward(Softplus, z, a, g, z_adjoint),
-    }
-}
-
-#[track_caller]
-fn activation<'t, T: Real>(op: Activation, z: Var<'t, T>) -> Var<'t, T> {
-    let shape = z.shape();
-    z.tape.record(Op::Activation(op), [z], shape, 0, |[z], a| op.forward(z, a))
 }
 
 /// The logistic function, `1 / (1 + e^-z)`, computed as `e^z / (1 + e^z)` for `z < 0`:
@@ -68,56 +81,11 @@ pub(crate) fn stable_softplus<T: Real>(z: T) -> T {
     z.max(T::zero()) + (-z.abs()).exp().ln_1p()
 }
 
-#[derive(Clone, Copy)]
-struct Sigmoid;
-impl<T: Real> ElementwiseRule<T> for Sigmoid {
-    fn f(self, z: T) -> T {
-        stable_sigmoid(z)
-    }
-    /// sigmoid' = s(1 - s) (F2); reads the output s.
-    fn df(self, _z: T, s: T) -> T {
-        s * (T::one() - s)
-    }
-}
-
-#[derive(Clone, Copy)]
-struct Tanh;
-impl<T: Real> ElementwiseRule<T> for Tanh {
-    fn f(self, z: T) -> T {
-        z.tanh()
-    }
-    /// tanh' = 1 - t^2 (F3); reads the output t.
-    fn df(self, _z: T, t: T) -> T {
-        T::one() - t * t
-    }
-}
-
-#[derive(Clone, Copy)]
-struct Relu;
-impl<T: Real> ElementwiseRule<T> for Relu {
-    fn f(self, z: T) -> T {
-        z.max(T::zero())
-    }
-    /// relu' = 1[z > 0], so relu'(0) = 0 as in PyTorch and JAX (F5); reads the input z.
-    fn df(self, z: T, _a: T) -> T {
-        if z > T::zero() {
-            T::one()
-        } else {
-            T::zero()
-        }
-    }
-}
-
-#[derive(Clone, Copy)]
-struct Softplus;
-impl<T: Real> ElementwiseRule<T> for Softplus {
-    fn f(self, z: T) -> T {
-        stable_softplus(z)
-    }
-    /// softplus' = sigmoid(z) (F4); reads the input z.
-    fn df(self, z: T, _a: T) -> T {
-        stable_sigmoid(z)
-    }
+/// Records `op(z)` for an op of this family.
+#[track_caller]
+#[inline]
+fn activation<'t, T: Real>(op: Activation, constants: &[T], z: Var<'t, T>) -> Var<'t, T> {
+    record_unary(Op::Activation(op), op, constants, z)
 }
 
 impl<'t, T: Real> Var<'t, T> {
@@ -133,7 +101,7 @@ impl<'t, T: Real> Var<'t, T> {
     /// ```
     #[track_caller]
     pub fn sigmoid(self) -> Self {
-        activation(Activation::Sigmoid, self)
+        activation(Activation::Sigmoid, &[], self)
     }
 
     /// The hyperbolic tangent, elementwise. Derivative `1 - t^2` (F3).
@@ -146,7 +114,7 @@ impl<'t, T: Real> Var<'t, T> {
     /// ```
     #[track_caller]
     pub fn tanh(self) -> Self {
-        activation(Activation::Tanh, self)
+        activation(Activation::Tanh, &[], self)
     }
 
     /// `max(0, z)`, elementwise. Derivative `1[z > 0]`: exactly 0 at `z = 0` (F5).
@@ -160,7 +128,7 @@ impl<'t, T: Real> Var<'t, T> {
     /// ```
     #[track_caller]
     pub fn relu(self) -> Self {
-        activation(Activation::Relu, self)
+        activation(Activation::Relu, &[], self)
     }
 
     /// `log(1 + e^z)`, elementwise; finite and accurate at +/-1000. Derivative `sigmoid(z)` (F4).
@@ -174,6 +142,6 @@ impl<'t, T: Real> Var<'t, T> {
     /// ```
     #[track_caller]
     pub fn softplus(self) -> Self {
-        activation(Activation::Softplus, self)
+        activation(Activation::Softplus, &[], self)
     }
 }

@@ -3,8 +3,39 @@
 //! matmul goes through `Real::gemm` (gemmkit); its backward reads the transposes
 //! `W^T` and `X^T` through strides, never through a transposed copy.
 
-use super::{check_shapes, BackwardContext, Op};
+use super::{check_shapes, op_family, BackwardContext, Op};
+use crate::registry::{probe, Arity, Domain, Gradient, OpSpec, Reads};
 use crate::{Real, Shape, Var};
+
+op_family! {
+    /// The two halves of a linear map.
+    enum Linear {
+        /// `X W`.
+        MatMul => OpSpec {
+            name: "matmul", notes: "F15", formula: "matmul", arity: Arity::Fixed(2), reads: Reads::Input,
+            gradient: Gradient::FromInputs, constants: 0,
+            explain: &["dX = G W^T", "dW = X^T G"],
+            check: probe!(|v| v[0].matmul(v[1]), shapes: |m, n| vec![Shape::matrix(m, n), Shape::matrix(n, m + 1)],
+                domain: Domain::ANY),
+        },
+        /// `X + 1 b`.
+        AddBias => OpSpec {
+            name: "add_bias", notes: "F15", formula: "add_bias", arity: Arity::Fixed(2), reads: Reads::Nothing,
+            gradient: Gradient::FromInputs, constants: 0,
+            explain: &["dX = G", "db = 1^T G, the column sums of G"],
+            check: probe!(|v| v[0].add_bias(v[1]), shapes: |m, n| vec![Shape::matrix(m, n), Shape::vector(n)],
+                domain: Domain::ANY),
+        },
+    }
+}
+
+/// The backward rule of a node of this family.
+pub(crate) fn backward<T: Real>(op: Linear, ctx: &mut BackwardContext<'_, T>) {
+    match op {
+        Linear::MatMul => matmul_backward(ctx),
+        Linear::AddBias => add_bias_backward(ctx),
+    }
+}
 
 /// `(m, k, n)` for `a [m x k] x b [k x n]`, with a vector on the left read as one row and a
 /// vector on the right as one column, and the shape of the product.
@@ -25,7 +56,7 @@ fn matmul_dims(a: Shape, b: Shape) -> (usize, usize, usize, Shape) {
     (m, k, n, shape)
 }
 
-pub(crate) fn matmul_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
+fn matmul_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
     let (m, k, n, _) = matmul_dims(ctx.input_shape(0), ctx.input_shape(1));
     let (a, b, g) = (ctx.input(0), ctx.input(1), ctx.upstream);
     // dA = G B^T: [m x n] x [n x k]; B^T is B read with strides (1, n).
@@ -46,7 +77,7 @@ fn check_bias(x: Shape, b: Shape) {
     });
 }
 
-pub(crate) fn add_bias_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
+fn add_bias_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
     let g = ctx.upstream;
     let cols = ctx.input_shape(0).cols();
     // dX = G.
@@ -96,7 +127,7 @@ impl<'t, T: Real> Var<'t, T> {
     #[track_caller]
     pub fn matmul(self, w: Var<'t, T>) -> Self {
         let (m, k, n, shape) = matmul_dims(self.shape(), w.shape());
-        self.tape.record(Op::MatMul, [self, w], shape, 0, |[a, b], c| {
+        self.tape.record(Op::Linear(Linear::MatMul), [self, w], shape, 0, |[a, b], c| {
             T::gemm(m, k, n, T::one(), (a, k, 1), (b, n, 1), T::zero(), (c, n, 1));
         })
     }
@@ -125,7 +156,7 @@ impl<'t, T: Real> Var<'t, T> {
         let shape = self.shape();
         check_bias(shape, b.shape());
         let cols = shape.cols();
-        self.tape.record(Op::AddBias, [self, b], shape, 0, |[x, b], out| {
+        self.tape.record(Op::Linear(Linear::AddBias), [self, b], shape, 0, |[x, b], out| {
             for (out_row, x_row) in out.chunks_exact_mut(cols).zip(x.chunks_exact(cols)) {
                 for ((o, &xi), &bi) in out_row.iter_mut().zip(x_row).zip(b) {
                     *o = xi + bi;

@@ -7,8 +7,67 @@
 
 use super::activation::stable_sigmoid;
 use super::softmax::softmax_row;
-use super::{check_shapes, BackwardContext, Op};
+use super::{check_shapes, op_family, two_matrices, BackwardContext, Op};
+use crate::registry::{probe, Arity, Check, Domain, Gradient, OpSpec, Reads};
 use crate::{Real, Shape, Var};
+
+/// A descriptor of this family: adjoint from the inputs, `arity` of them.
+const fn spec(
+    name: &'static str,
+    notes: &'static str,
+    arity: usize,
+    reads: Reads,
+    explain: &'static [&'static str],
+    check: Check,
+) -> OpSpec {
+    OpSpec {
+        name,
+        notes,
+        formula: name,
+        arity: Arity::Fixed(arity),
+        reads,
+        gradient: Gradient::FromInputs,
+        constants: 0,
+        explain,
+        check,
+    }
+}
+
+op_family! {
+    /// Losses, each the mean over its rows or elements.
+    enum Loss {
+        CrossEntropy => spec("cross_entropy", "F8", 2, Reads::Input,
+            &["dp = -g y / (N p), N = {N}", "dy = -g log(p) / N, N = {N}"],
+            probe!(|v| v[0].cross_entropy(v[1]), shapes: two_matrices, domain: Domain::POSITIVE)),
+        /// The labels start at the node's spare slot in the tape's index arena, one per row;
+        /// the probabilities follow the value.
+        SoftmaxCrossEntropy => spec("softmax_cross_entropy", "F11", 1, Reads::Output,
+            &["dz = g (softmax(z) - onehot(k)) / N, N = {N}"],
+            probe!(|v| v[0].softmax_cross_entropy(&probe_labels(v[0].shape())), shapes: super::one_matrix,
+                domain: Domain::ANY)),
+        BceWithLogits => spec("bce_with_logits", "F10", 2, Reads::Input,
+            &["dz = g (sigmoid(z) - y) / M, M = {M}", "dy = -g z / M, M = {M}"],
+            probe!(|v| v[0].bce_with_logits(v[1]), shapes: two_matrices, domain: Domain::ANY)),
+        Mse => spec("mse", "F14", 2, Reads::Input,
+            &["dp = 2 g (p - t) / M, M = {M}", "dt = 2 g (t - p) / M, M = {M}"],
+            probe!(|v| v[0].mse(v[1]), shapes: two_matrices, domain: Domain::ANY)),
+    }
+}
+
+/// Labels for the property suite: row r gets class r mod the number of classes.
+fn probe_labels(shape: Shape) -> Vec<usize> {
+    (0..shape.rows()).map(|r| r % shape.cols()).collect()
+}
+
+/// The backward rule of a node of this family.
+pub(crate) fn backward<T: Real>(op: Loss, ctx: &mut BackwardContext<'_, T>) {
+    match op {
+        Loss::CrossEntropy => cross_entropy_backward(ctx),
+        Loss::SoftmaxCrossEntropy => softmax_cross_entropy_backward(ctx),
+        Loss::BceWithLogits => bce_with_logits_backward(ctx),
+        Loss::Mse => mse_backward(ctx),
+    }
+}
 
 #[track_caller]
 fn check_same_shape(op: &str, what: &str, a: Shape, b: Shape) {
@@ -22,7 +81,7 @@ fn add_scaled<T: Real>(adjoint: &mut [T], scale: T, local: impl Fn(usize) -> T) 
     }
 }
 
-pub(crate) fn cross_entropy_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
+fn cross_entropy_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
     let rows = T::lit(ctx.input_shape(0).rows() as f64);
     let (p, y) = (ctx.input(0), ctx.input(1));
     let scale = ctx.upstream[0] / rows;
@@ -36,11 +95,12 @@ pub(crate) fn cross_entropy_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) 
     }
 }
 
-pub(crate) fn softmax_cross_entropy_backward<T: Real>(labels_start: usize, ctx: &mut BackwardContext<'_, T>) {
+fn softmax_cross_entropy_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
+    let labels_start = ctx.node.aux() as usize;
     let shape = ctx.input_shape(0);
     let (rows, cols) = (shape.rows(), shape.cols());
     let probabilities = ctx.scratch(rows * cols);
-    let labels = &ctx.labels[labels_start..labels_start + rows];
+    let labels = &ctx.indices[labels_start..labels_start + rows];
     let scale = ctx.upstream[0] / T::lit(rows as f64);
     let Some(z_adjoint) = ctx.adjoint(0) else { return };
     // dL/dz = (softmax(z) - onehot(label)) / N (F11); the 1/N of the mean is applied here, once.
@@ -54,7 +114,7 @@ pub(crate) fn softmax_cross_entropy_backward<T: Real>(labels_start: usize, ctx: 
     }
 }
 
-pub(crate) fn bce_with_logits_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
+fn bce_with_logits_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
     let n = T::lit(ctx.input_shape(0).numel() as f64);
     let (z, y) = (ctx.input(0), ctx.input(1));
     let scale = ctx.upstream[0] / n;
@@ -68,7 +128,7 @@ pub(crate) fn bce_with_logits_backward<T: Real>(ctx: &mut BackwardContext<'_, T>
     }
 }
 
-pub(crate) fn mse_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
+fn mse_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
     let n = T::lit(ctx.input_shape(0).numel() as f64);
     let (p, t) = (ctx.input(0), ctx.input(1));
     let scale = (ctx.upstream[0] + ctx.upstream[0]) / n;
@@ -104,7 +164,7 @@ impl<'t, T: Real> Var<'t, T> {
         let shape = self.shape();
         check_same_shape("cross_entropy", "probabilities", shape, targets.shape());
         let rows = T::lit(shape.rows() as f64);
-        self.tape.record(Op::CrossEntropy, [self, targets], Shape::scalar(), 0, |[p, y], out| {
+        self.tape.record(Op::Loss(Loss::CrossEntropy), [self, targets], Shape::scalar(), 0, |[p, y], out| {
             let total =
                 p.iter().zip(y).fold(T::zero(), |s, (&pi, &yi)| if yi == T::zero() { s } else { s - yi * pi.ln() });
             out[0] = total / rows;
@@ -143,9 +203,10 @@ impl<'t, T: Real> Var<'t, T> {
                 format!("label {label} at row {row} is out of range for logits {shape} ({cols} classes)")
             });
         }
-        let labels_start = self.tape.push_labels(labels);
+        let labels_start = self.tape.push_indices(labels);
         let inverse_rows = T::lit(rows as f64).recip();
-        self.tape.record(Op::SoftmaxCrossEntropy { labels_start }, [self], Shape::scalar(), rows * cols, |[z], out| {
+        let node = Op::Loss(Loss::SoftmaxCrossEntropy);
+        self.tape.record_with_aux(node, [self], Shape::scalar(), rows * cols, labels_start, |[z], out| {
             let (loss, probabilities) = out.split_at_mut(1);
             let mut total = T::zero();
             for ((z_row, p_row), &label) in z.chunks_exact(cols).zip(probabilities.chunks_exact_mut(cols)).zip(labels) {
@@ -179,7 +240,7 @@ impl<'t, T: Real> Var<'t, T> {
         let shape = self.shape();
         check_same_shape("bce_with_logits", "logits", shape, targets.shape());
         let n = T::lit(shape.numel() as f64);
-        self.tape.record(Op::BceWithLogits, [self, targets], Shape::scalar(), 0, |[z, y], out| {
+        self.tape.record(Op::Loss(Loss::BceWithLogits), [self, targets], Shape::scalar(), 0, |[z, y], out| {
             // softplus(z) - y z, as (max(z, 0) - y z) + log1p(e^-|z|): no cancellation at large |z|.
             let total = z
                 .iter()
@@ -211,7 +272,7 @@ impl<'t, T: Real> Var<'t, T> {
         let shape = self.shape();
         check_same_shape("mse", "predictions", shape, target.shape());
         let n = T::lit(shape.numel() as f64);
-        self.tape.record(Op::Mse, [self, target], Shape::scalar(), 0, |[p, t], out| {
+        self.tape.record(Op::Loss(Loss::Mse), [self, target], Shape::scalar(), 0, |[p, t], out| {
             let total = p.iter().zip(t).fold(T::zero(), |s, (&pi, &ti)| s + (pi - ti) * (pi - ti));
             out[0] = total / n;
         })

@@ -1,115 +1,201 @@
-//! Every operation the tape knows, one family per file, forward beside backward.
+//! Every operation the tape knows, one family per file, each op's descriptor, forward and
+//! backward side by side.
 //!
 //! | file | ops | formulas |
 //! | --- | --- | --- |
-//! | `elementwise.rs` | `+ - * /`, neg, powi, powf, exp, ln, sqrt, and a number on either side | scalar calculus |
-//! | `activation.rs` | sigmoid, tanh, relu, softplus | F1-F5 |
+//! | `source.rs` | var, constant, detach | G1 |
+//! | `unary.rs` | neg, exp, ln, sqrt, powi, powf, a number on either side, sin, cos, ... | scalar calculus |
+//! | `binary.rs` | `+ - * /`, pow, maximum, minimum, atan2, with broadcasting | scalar calculus |
+//! | `activation.rs` | sigmoid, tanh, relu, softplus, leaky_relu, elu, gelu, silu | F1-F5 |
 //! | `linear.rs` | matmul, add_bias | F15 |
 //! | `softmax.rs` | softmax, log_softmax, logsumexp (row-wise) | F6 |
 //! | `loss.rs` | cross_entropy, softmax_cross_entropy, bce_with_logits, mse | F7-F14 |
 //! | `reduce.rs` | sum, mean | F16 |
 //!
-//! A rule adds into its inputs' adjoints, never assigns: an input may feed other nodes
-//! too. `docs/derivations.md` maps each rule to its formula and to the test that proves it.
+//! Adding an op to a family touches that family's file and its entry in
+//! `docs/derivations.md`, nothing else: the family's enum, its descriptor ([`OpSpec`]) and
+//! every `match` over it live in that file, and the compiler points at each arm to fill.
+//!
+//! A rule adds into its inputs' adjoints, never assigns: an input may feed other nodes too.
 
 pub(crate) mod activation;
-pub(crate) mod elementwise;
+pub(crate) mod binary;
 pub(crate) mod linear;
 pub(crate) mod loss;
 pub(crate) mod reduce;
 pub(crate) mod softmax;
+pub(crate) mod source;
+pub(crate) mod unary;
 
 use crate::custom::CustomOp;
+use crate::registry::{Arity, OpSpec};
 use crate::tape::{Node, NO_ADJOINT};
 use crate::{Real, Shape};
 pub(crate) use activation::Activation;
-pub(crate) use elementwise::{scalar_backward, Binary, Unary, UnaryMath};
+pub(crate) use binary::Binary;
+pub(crate) use linear::Linear;
+pub(crate) use loss::Loss;
+pub(crate) use reduce::Reduce;
+pub(crate) use softmax::Rowwise;
+pub(crate) use source::Source;
 use std::rc::Rc;
+pub(crate) use unary::{scalar_backward, Unary};
 
-/// The operation of a node, with the constants it needs.
-#[derive(Clone, Copy, Debug)]
+/// The operation of a node: its family, and the op within it. Fieldless all the way down
+/// (an op's numbers live in the value arena after its value, its indices in the node's
+/// spare input slot), so that a node stays 40 bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Op {
-    /// A trainable leaf.
-    Parameter,
-    /// A leaf without gradient.
-    Constant,
-    Binary(Binary),
+    Source(Source),
     Unary(Unary),
     Activation(Activation),
-    MatMul,
-    AddBias,
-    Softmax,
-    LogSoftmax,
-    LogSumExp,
-    CrossEntropy,
-    /// Mean over rows of `logsumexp(z_i) - z_i[label_i]`; labels live in the tape's label
-    /// arena from `labels_start`, one per row; the probabilities follow the value.
-    SoftmaxCrossEntropy {
-        labels_start: u32,
-    },
-    BceWithLogits,
-    Mse,
-    Sum,
-    Mean,
-    /// A value entered as a constant: no adjoint flows through it.
-    Detach,
-    /// A user's op: `Op::Custom(i)` is the tape's i-th custom op.
-    Custom(u32),
+    Binary(Binary),
+    Linear(Linear),
+    Rowwise(Rowwise),
+    Loss(Loss),
+    Reduce(Reduce),
+    /// A user's op: its index among the tape's custom ops is the node's spare slot.
+    Custom,
 }
 
 impl Op {
-    /// The op's name, as user-facing messages spell it.
-    pub fn name(&self) -> &'static str {
+    /// The op's descriptor.
+    #[inline(always)]
+    pub fn spec(self) -> &'static OpSpec {
         match self {
-            Op::Parameter => "var",
-            Op::Constant => "constant",
-            Op::Binary(b) => b.name(),
-            Op::Unary(u) => u.name(),
-            Op::Activation(a) => a.name(),
-            Op::MatMul => "matmul",
-            Op::AddBias => "add_bias",
-            Op::Softmax => "softmax",
-            Op::LogSoftmax => "log_softmax",
-            Op::LogSumExp => "logsumexp",
-            Op::CrossEntropy => "cross_entropy",
-            Op::SoftmaxCrossEntropy { .. } => "softmax_cross_entropy",
-            Op::BceWithLogits => "bce_with_logits",
-            Op::Mse => "mse",
-            Op::Sum => "sum",
-            Op::Mean => "mean",
-            Op::Detach => "detach",
-            Op::Custom(_) => "custom",
+            Op::Source(op) => op.spec(),
+            Op::Unary(op) => op.spec(),
+            Op::Activation(op) => op.spec(),
+            Op::Binary(op) => op.spec(),
+            Op::Linear(op) => op.spec(),
+            Op::Rowwise(op) => op.spec(),
+            Op::Loss(op) => op.spec(),
+            Op::Reduce(op) => op.spec(),
+            Op::Custom => &crate::custom::SPEC,
         }
     }
-}
 
-impl Op {
-    /// How many inputs a built-in op takes (a custom op's count is kept with its inputs).
+    /// Every built-in op, family by family, and the custom op.
+    pub fn all() -> impl Iterator<Item = Op> {
+        (Source::ALL.iter().map(|&op| Op::Source(op)))
+            .chain(Unary::ALL.iter().map(|&op| Op::Unary(op)))
+            .chain(Activation::ALL.iter().map(|&op| Op::Activation(op)))
+            .chain(Binary::ALL.iter().map(|&op| Op::Binary(op)))
+            .chain(Linear::ALL.iter().map(|&op| Op::Linear(op)))
+            .chain(Rowwise::ALL.iter().map(|&op| Op::Rowwise(op)))
+            .chain(Loss::ALL.iter().map(|&op| Op::Loss(op)))
+            .chain(Reduce::ALL.iter().map(|&op| Op::Reduce(op)))
+            .chain(std::iter::once(Op::Custom))
+    }
+
+    /// The op's name, as user-facing messages spell it (a custom op's own name is in
+    /// [`node_op_name`]).
     #[inline]
-    pub fn arity(&self) -> usize {
-        match self {
-            Op::Parameter | Op::Constant => 0,
-            Op::Unary(_)
-            | Op::Activation(_)
-            | Op::Softmax
-            | Op::LogSoftmax
-            | Op::LogSumExp
-            | Op::SoftmaxCrossEntropy { .. }
-            | Op::Sum
-            | Op::Mean
-            | Op::Detach => 1,
-            Op::Binary(_) | Op::MatMul | Op::AddBias | Op::CrossEntropy | Op::BceWithLogits | Op::Mse => 2,
-            Op::Custom(_) => unreachable!("a custom op's inputs are counted in the tape's extra inputs"),
-        }
+    pub fn name(self) -> &'static str {
+        self.spec().name
+    }
+
+    /// True if the inputs of a node of this op are in the tape's side list.
+    #[inline(always)]
+    pub fn is_variadic(self) -> bool {
+        matches!(self.spec().arity, Arity::Variadic)
     }
 }
 
-/// The name of `op`, with a custom op's own name.
-pub(crate) fn op_name<T: Real>(op: &Op, custom_ops: &[Rc<dyn CustomOp<T>>]) -> &'static str {
-    match op {
-        Op::Custom(index) => custom_ops[*index as usize].name(),
-        _ => op.name(),
+/// The name of node `node`'s op, with a custom op's own name: the one op-name function.
+pub(crate) fn node_op_name<T: Real>(node: &Node, custom_ops: &[Rc<dyn CustomOp<T>>]) -> &'static str {
+    match node.op {
+        Op::Custom => custom_ops[node.aux() as usize].name(),
+        op => op.name(),
     }
+}
+
+/// Declares a family of ops: a fieldless enum, the list of its ops (`ALL`, read by the
+/// registry and so by the property suite) and one [`OpSpec`] per op, all from one list.
+macro_rules! op_family {
+    (
+        $(#[$meta:meta])*
+        enum $family:ident {
+            $( $(#[$op_meta:meta])* $op:ident => $spec:expr ),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub(crate) enum $family {
+            $( $(#[$op_meta])* $op ),*
+        }
+
+        impl $family {
+            /// Every op of the family, in declaration order.
+            pub(crate) const ALL: &'static [$family] = &[$($family::$op),*];
+            const SPECS: &'static [$crate::registry::OpSpec] = &[$($spec),*];
+
+            /// The op's descriptor.
+            #[inline(always)]
+            pub(crate) fn spec(self) -> &'static $crate::registry::OpSpec {
+                &Self::SPECS[self as usize]
+            }
+        }
+    };
+}
+pub(crate) use op_family;
+
+/// Declares a family of elementwise functions of one value, `y = f(x; constants)`: for each
+/// op its descriptor, `f` and its derivative `df` side by side. `k(i)` reads the op's i-th
+/// constant; `df` gets the input `x` and the output `y`, and reads what its descriptor says.
+macro_rules! unary_family {
+    (
+        $(#[$meta:meta])*
+        enum $family:ident {
+            $(
+                $(#[$op_meta:meta])*
+                $op:ident {
+                    spec: $spec:expr,
+                    f: |$x:ident, $k:ident| $f:expr,
+                    df: |$dx:ident, $dy:ident, $dk:ident| $df:expr $(,)?
+                }
+            )*
+        }
+    ) => {
+        $crate::ops::op_family! {
+            $(#[$meta])*
+            enum $family { $( $(#[$op_meta])* $op => $spec ),* }
+        }
+
+        impl $crate::ops::UnaryRule for $family {
+            #[inline(always)]
+            #[allow(unused_variables)]
+            fn f<T: $crate::Real>(self, x: T, k: impl Fn(usize) -> T) -> T {
+                match self {
+                    $( $family::$op => { let ($x, $k) = (x, &k); $f } )*
+                }
+            }
+
+            #[inline(always)]
+            #[allow(unused_variables)]
+            fn df<T: $crate::Real>(self, x: T, y: T, k: impl Fn(usize) -> T) -> T {
+                match self {
+                    $( $family::$op => { let ($dx, $dy, $dk) = (x, y, &k); $df } )*
+                }
+            }
+
+            #[inline(always)]
+            fn constants(self) -> usize {
+                self.spec().constants
+            }
+        }
+    };
+}
+pub(crate) use unary_family;
+
+/// An elementwise function of one value and its derivative (a [`unary_family`] op).
+pub(crate) trait UnaryRule: Copy {
+    /// `f(x)`; `k(i)` is the op's i-th constant.
+    fn f<T: Real>(self, x: T, k: impl Fn(usize) -> T) -> T;
+    /// `f'(x)`, given `x` and `y = f(x)`.
+    fn df<T: Real>(self, x: T, y: T, k: impl Fn(usize) -> T) -> T;
+    /// How many constants the op keeps after its value.
+    fn constants(self) -> usize;
 }
 
 /// What a backward rule sees of one node during the sweep: the values of its inputs and
@@ -117,7 +203,7 @@ pub(crate) fn op_name<T: Real>(op: &Op, custom_ops: &[Rc<dyn CustomOp<T>>]) -> &
 pub(crate) struct BackwardContext<'a, T> {
     pub nodes: &'a [Node],
     pub values: &'a [T],
-    pub labels: &'a [usize],
+    pub indices: &'a [usize],
     pub custom_ops: &'a [Rc<dyn CustomOp<T>>],
     pub node: &'a Node,
     /// The node's inputs' indices.
@@ -154,7 +240,7 @@ impl<'a, T: Real> BackwardContext<'a, T> {
         &self.values[start..start + self.node.shape.numel()]
     }
 
-    /// The `len` scratch elements the op stored right after its value.
+    /// The `len` elements the op stored right after its value (its constants, or scratch).
     #[inline]
     pub fn scratch(&self, len: usize) -> &'a [T] {
         let start = self.node.value_offset + self.node.shape.numel();
@@ -172,64 +258,52 @@ impl<'a, T: Real> BackwardContext<'a, T> {
     }
 }
 
-/// Runs the backward rule of one node: the single `match` that holds every built-in rule.
+/// Runs the backward rule of one node: one arm per family, each family's own `match`
+/// holding its ops' rules.
 #[inline(always)]
 pub(crate) fn backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
     match ctx.node.op {
-        Op::Parameter | Op::Constant | Op::Detach => {}
-        Op::Custom(index) => crate::custom::backward(&*ctx.custom_ops[index as usize], ctx),
-        Op::Binary(op) => elementwise::binary_backward(op, ctx),
-        Op::Unary(op) => elementwise::unary_backward(op, ctx),
-        Op::Activation(op) => activation::backward(op, ctx),
-        Op::MatMul => linear::matmul_backward(ctx),
-        Op::AddBias => linear::add_bias_backward(ctx),
-        Op::Softmax => softmax::softmax_backward(ctx),
-        Op::LogSoftmax => softmax::log_softmax_backward(ctx),
-        Op::LogSumExp => softmax::logsumexp_backward(ctx),
-        Op::CrossEntropy => loss::cross_entropy_backward(ctx),
-        Op::SoftmaxCrossEntropy { labels_start } => loss::softmax_cross_entropy_backward(labels_start as usize, ctx),
-        Op::BceWithLogits => loss::bce_with_logits_backward(ctx),
-        Op::Mse => loss::mse_backward(ctx),
-        Op::Sum => reduce::sum_backward(ctx),
-        Op::Mean => reduce::mean_backward(ctx),
+        Op::Source(_) => {}
+        Op::Custom => crate::custom::backward(&*ctx.custom_ops[ctx.node.aux() as usize], ctx),
+        Op::Unary(op) => unary_backward(op, ctx),
+        Op::Activation(op) => unary_backward(op, ctx),
+        Op::Binary(op) => binary::backward(op, ctx),
+        Op::Linear(op) => linear::backward(op, ctx),
+        Op::Rowwise(op) => softmax::backward(op, ctx),
+        Op::Loss(op) => loss::backward(op, ctx),
+        Op::Reduce(op) => reduce::backward(op, ctx),
     }
 }
 
 /// Applies an elementwise rule: `out[i] = f(x[i])`.
-pub(crate) fn map_forward<T: Real, R: ElementwiseRule<T>>(rule: R, x: &[T], out: &mut [T]) {
+#[inline]
+pub(crate) fn map_forward<T: Real, R: UnaryRule>(rule: R, x: &[T], out: &mut [T], constants: &[T]) {
+    let k = |i: usize| constants[i];
     if let ([y], [v]) = (&mut *out, x) {
-        *y = rule.f(*v);
+        *y = rule.f(*v, k);
         return;
     }
     for (y, &v) in out.iter_mut().zip(x) {
-        *y = rule.f(v);
+        *y = rule.f(v, k);
     }
 }
 
-/// Adds `upstream (.) f'` into the input's adjoint (F1): the diagonal Jacobian is never built.
-pub(crate) fn map_backward<T: Real, R: ElementwiseRule<T>>(
-    rule: R,
-    x: &[T],
-    y: &[T],
-    upstream: &[T],
-    x_adjoint: &mut [T],
-) {
+/// The backward rule of every elementwise function of one value: adds `upstream (.) f'`
+/// into the input's adjoint (F1); the diagonal Jacobian is never built.
+#[inline]
+pub(crate) fn unary_backward<T: Real, R: UnaryRule>(rule: R, ctx: &mut BackwardContext<'_, T>) {
+    let (x, y, g) = (ctx.input(0), ctx.output(), ctx.upstream);
+    let constants = ctx.scratch(rule.constants());
+    let k = |i: usize| constants[i];
+    let Some(x_adjoint) = ctx.adjoint(0) else { return };
     // One element (a scalar tape) skips the zip's length bookkeeping.
-    if let ([adjoint], [g], [xi], [yi]) = (&mut *x_adjoint, upstream, x, y) {
-        *adjoint = *adjoint + *g * rule.df(*xi, *yi);
+    if let ([adjoint], [g], [xi], [yi]) = (&mut *x_adjoint, g, x, y) {
+        *adjoint = *adjoint + *g * rule.df(*xi, *yi, k);
         return;
     }
-    for (((adjoint, &g), &xi), &yi) in x_adjoint.iter_mut().zip(upstream).zip(x).zip(y) {
-        *adjoint = *adjoint + g * rule.df(xi, yi);
+    for (((adjoint, &g), &xi), &yi) in x_adjoint.iter_mut().zip(g).zip(x).zip(y) {
+        *adjoint = *adjoint + g * rule.df(xi, yi, k);
     }
-}
-
-/// One elementwise function and its derivative, side by side.
-pub(crate) trait ElementwiseRule<T>: Copy {
-    /// The function.
-    fn f(self, x: T) -> T;
-    /// Its derivative at `x`; `y = f(x)` is passed too, for rules cheaper on the output.
-    fn df(self, x: T, y: T) -> T;
 }
 
 /// Panics unless `ok`, with a message that names the op and the shapes.
@@ -238,4 +312,14 @@ pub(crate) fn check_shapes(ok: bool, op: &str, message: impl FnOnce() -> String)
     if !ok {
         panic!("{op}: {}", message());
     }
+}
+
+/// Input shapes for the property suite: one `[m x n]` matrix.
+pub(crate) fn one_matrix(m: usize, n: usize) -> Vec<Shape> {
+    vec![Shape::matrix(m, n)]
+}
+
+/// Input shapes for the property suite: two `[m x n]` matrices.
+pub(crate) fn two_matrices(m: usize, n: usize) -> Vec<Shape> {
+    vec![Shape::matrix(m, n), Shape::matrix(m, n)]
 }

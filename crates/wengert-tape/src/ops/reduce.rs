@@ -1,9 +1,34 @@
 //! Reductions to a scalar: sum and mean (F16).
 
-use super::{BackwardContext, Op};
+use super::{one_matrix, op_family, BackwardContext, Op};
+use crate::registry::{probe, Arity, Domain, Gradient, OpSpec, Reads};
 use crate::{Real, Shape, Var};
 
-pub(crate) fn sum_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
+op_family! {
+    /// Reductions to a scalar.
+    enum Reduce {
+        Sum => OpSpec {
+            name: "sum", notes: "F16", formula: "sum", arity: Arity::Fixed(1), reads: Reads::Nothing,
+            gradient: Gradient::FromInputs, constants: 0, explain: &["dx_i = g"],
+            check: probe!(|v| v[0].sum(), shapes: one_matrix, domain: Domain::ANY),
+        },
+        Mean => OpSpec {
+            name: "mean", notes: "F16", formula: "mean", arity: Arity::Fixed(1), reads: Reads::Nothing,
+            gradient: Gradient::FromInputs, constants: 0, explain: &["dx_i = g / M, M = {M}"],
+            check: probe!(|v| v[0].mean(), shapes: one_matrix, domain: Domain::ANY),
+        },
+    }
+}
+
+/// The backward rule of a node of this family.
+pub(crate) fn backward<T: Real>(op: Reduce, ctx: &mut BackwardContext<'_, T>) {
+    match op {
+        Reduce::Sum => sum_backward(ctx),
+        Reduce::Mean => mean_backward(ctx),
+    }
+}
+
+fn sum_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
     let g = ctx.upstream[0];
     // d(sum x)/dx_i = 1 (F16).
     if let Some(x_adjoint) = ctx.adjoint(0) {
@@ -11,7 +36,7 @@ pub(crate) fn sum_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
     }
 }
 
-pub(crate) fn mean_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
+fn mean_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
     let g = ctx.upstream[0] / T::lit(ctx.input_shape(0).numel() as f64);
     // d(mean x)/dx_i = 1/numel (F16).
     if let Some(x_adjoint) = ctx.adjoint(0) {
@@ -32,7 +57,7 @@ impl<'t, T: Real> Var<'t, T> {
     /// ```
     #[track_caller]
     pub fn sum(self) -> Self {
-        self.tape.record(Op::Sum, [self], Shape::scalar(), 0, |[x], out| {
+        self.tape.record(Op::Reduce(Reduce::Sum), [self], Shape::scalar(), 0, |[x], out| {
             out[0] = x.iter().fold(T::zero(), |s, &v| s + v);
         })
     }
@@ -50,7 +75,7 @@ impl<'t, T: Real> Var<'t, T> {
     #[track_caller]
     pub fn mean(self) -> Self {
         let n = T::lit(self.shape().numel() as f64);
-        self.tape.record(Op::Mean, [self], Shape::scalar(), 0, |[x], out| {
+        self.tape.record(Op::Reduce(Reduce::Mean), [self], Shape::scalar(), 0, |[x], out| {
             out[0] = x.iter().fold(T::zero(), |s, &v| s + v) / n;
         })
     }

@@ -3,8 +3,51 @@
 //!
 //! A matrix is normalised row by row; a vector (or scalar) is one row.
 
-use super::{BackwardContext, Op};
+use super::{one_matrix, op_family, BackwardContext, Op};
+use crate::registry::{probe, Arity, Check, Domain, Gradient, OpSpec, Reads};
 use crate::{Real, Shape, Var};
+
+/// A descriptor of this family: one input, adjoint from it.
+const fn spec(
+    name: &'static str,
+    notes: &'static str,
+    reads: Reads,
+    explain: &'static [&'static str],
+    check: Check,
+) -> OpSpec {
+    OpSpec {
+        name,
+        notes,
+        formula: name,
+        arity: Arity::Fixed(1),
+        reads,
+        gradient: Gradient::FromInputs,
+        constants: 0,
+        explain,
+        check,
+    }
+}
+
+op_family! {
+    /// Row-wise normalisations.
+    enum Rowwise {
+        Softmax => spec("softmax", "F6", Reads::Output, &["dz = y (.) (g - (g . y)), per row"],
+            probe!(|v| v[0].softmax(), shapes: one_matrix, domain: Domain::ANY)),
+        LogSoftmax => spec("log_softmax", "", Reads::Output, &["dz = g - softmax(z) sum_j g_j, per row"],
+            probe!(|v| v[0].log_softmax(), shapes: one_matrix, domain: Domain::ANY)),
+        LogSumExp => spec("logsumexp", "", Reads::Input, &["dz = g_row softmax(z), per row"],
+            probe!(|v| v[0].logsumexp(), shapes: one_matrix, domain: Domain::ANY)),
+    }
+}
+
+/// The backward rule of a node of this family.
+pub(crate) fn backward<T: Real>(op: Rowwise, ctx: &mut BackwardContext<'_, T>) {
+    match op {
+        Rowwise::Softmax => softmax_backward(ctx),
+        Rowwise::LogSoftmax => log_softmax_backward(ctx),
+        Rowwise::LogSumExp => logsumexp_backward(ctx),
+    }
+}
 
 /// `(max, log sum e^(z - max))` of one row; `logsumexp = max + second`.
 fn shifted_log_sum_exp<T: Real>(row: &[T]) -> (T, T) {
@@ -28,7 +71,7 @@ pub(crate) fn softmax_row<T: Real>(row: &[T], out: &mut [T]) -> T {
     max + sum.ln()
 }
 
-pub(crate) fn softmax_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
+fn softmax_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
     let cols = ctx.input_shape(0).cols();
     let (y, g) = (ctx.output(), ctx.upstream);
     let Some(z_adjoint) = ctx.adjoint(0) else { return };
@@ -43,7 +86,7 @@ pub(crate) fn softmax_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
     }
 }
 
-pub(crate) fn log_softmax_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
+fn log_softmax_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
     let cols = ctx.input_shape(0).cols();
     let (y, g) = (ctx.output(), ctx.upstream);
     let Some(z_adjoint) = ctx.adjoint(0) else { return };
@@ -58,7 +101,7 @@ pub(crate) fn log_softmax_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
     }
 }
 
-pub(crate) fn logsumexp_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
+fn logsumexp_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
     let cols = ctx.input_shape(0).cols();
     let (z, g) = (ctx.input(0), ctx.upstream);
     let Some(z_adjoint) = ctx.adjoint(0) else { return };
@@ -86,7 +129,7 @@ impl<'t, T: Real> Var<'t, T> {
     pub fn softmax(self) -> Self {
         let shape = self.shape();
         let cols = shape.cols();
-        self.tape.record(Op::Softmax, [self], shape, 0, |[z], y| {
+        self.tape.record(Op::Rowwise(Rowwise::Softmax), [self], shape, 0, |[z], y| {
             for (z_row, y_row) in z.chunks_exact(cols).zip(y.chunks_exact_mut(cols)) {
                 softmax_row(z_row, y_row);
             }
@@ -106,7 +149,7 @@ impl<'t, T: Real> Var<'t, T> {
     pub fn log_softmax(self) -> Self {
         let shape = self.shape();
         let cols = shape.cols();
-        self.tape.record(Op::LogSoftmax, [self], shape, 0, |[z], y| {
+        self.tape.record(Op::Rowwise(Rowwise::LogSoftmax), [self], shape, 0, |[z], y| {
             for (z_row, y_row) in z.chunks_exact(cols).zip(y.chunks_exact_mut(cols)) {
                 let (max, log_sum) = shifted_log_sum_exp(z_row);
                 for (yi, &zi) in y_row.iter_mut().zip(z_row) {
@@ -135,7 +178,7 @@ impl<'t, T: Real> Var<'t, T> {
         let input = self.shape();
         let cols = input.cols();
         let shape = if input.rank() == 2 { Shape::vector(input.rows()) } else { Shape::scalar() };
-        self.tape.record(Op::LogSumExp, [self], shape, 0, |[z], out| {
+        self.tape.record(Op::Rowwise(Rowwise::LogSumExp), [self], shape, 0, |[z], out| {
             for (z_row, o) in z.chunks_exact(cols).zip(out.iter_mut()) {
                 let (max, log_sum) = shifted_log_sum_exp(z_row);
                 *o = max + log_sum;

@@ -59,6 +59,20 @@ unary_family! {
             // sqrt' x = 1 / (2 sqrt x); reads the output y.
             df: |x, y, k| (y + y).recip(),
         }
+        /// `|x|`.
+        Abs {
+            spec: spec("abs", Reads::Input, 0, &["dx = g (.) sign(x)"],
+                probe!(|v| v[0].abs(), shapes: one_matrix, domain: Domain::off_kinks(&[0.0]))),
+            f: |x, k| x.abs(),
+            // |x|' = sign(x), and 0 at the kink x = 0 (PyTorch's sgn); reads the input.
+            df: |x, y, k| if x > T::zero() {
+                T::one()
+            } else if x < T::zero() {
+                -T::one()
+            } else {
+                T::zero()
+            },
+        }
         /// `x^n`, n an integer kept as the constant.
         Powi {
             spec: spec("powi", Reads::Input, 1, &["dx = g (.) n x^(n-1), n = {c0}"],
@@ -267,6 +281,23 @@ impl<'t, T: Real> Var<'t, T> {
     #[inline]
     pub fn ln(self) -> Self {
         unary(Unary::Ln, &[], self)
+    }
+
+    /// The absolute value, elementwise. Derivative `sign(x)`, taken as 0 at the kink `x = 0`
+    /// (as PyTorch does).
+    ///
+    /// ```
+    /// use wengert_tape::{Tape, Tensor};
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.var(&Tensor::from_slice(&[-2.0, 0.0, 3.0]));
+    /// let y = x.abs();
+    /// assert_eq!(&*y.values(), &[2.0, 0.0, 3.0]);
+    /// assert_eq!(tape.backward(y.sum()).wrt_slice(x), &[-1.0, 0.0, 1.0]);
+    /// ```
+    #[track_caller]
+    #[inline]
+    pub fn abs(self) -> Self {
+        unary(Unary::Abs, &[], self)
     }
 
     /// The square root, elementwise. Derivative `1 / (2 sqrt x)` (read from the output).

@@ -946,3 +946,90 @@ fn losses_from_logits_are_finite_and_exact_at_plus_minus_1000_f64() {
 fn losses_from_logits_are_finite_and_exact_at_plus_minus_1000_f32() {
     losses_at_plus_minus_1000::<f32>();
 }
+
+// ---------------------------------------------------------------------------------------
+// The elementwise math and broadcasting of the "one op, one place" widening
+// ---------------------------------------------------------------------------------------
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// sin' = cos and cos' = -sin, written out with the standard library.
+    #[test]
+    fn sin_and_cos_gradients_are_cos_and_minus_sin(x in vec(-10.0..10.0f64, 1..=8)) {
+        let tape = Tape::<f64>::new();
+        let v = tape.var(&Tensor::from_slice(&x));
+        let grads = tape.backward(v.sin().sum() + v.cos().sum() * 2.0);
+        for (g, &xi) in grads.wrt_slice(v).iter().zip(&x) {
+            let want = xi.cos() - 2.0 * xi.sin();
+            prop_assert!((g - want).abs() < 1e-14, "at {xi}: {g} vs {want}");
+        }
+    }
+
+    /// A row `[n]` added to `[m x n]` gets the column sums of G; a column `[m x 1]` times
+    /// `[m x n]` gets the row sums of G (.) X; a scalar gets the sum of everything.
+    #[test]
+    fn broadcast_gradients_are_the_row_and_column_sums(
+        (m, n, x, g) in (1..=5usize, 1..=5usize).prop_flat_map(|(m, n)| {
+            (Just(m), Just(n), vec(-3.0..3.0f64, m * n), vec(-2.0..2.0f64, m * n))
+        }),
+        row in vec(-3.0..3.0f64, 5),
+        column in vec(-3.0..3.0f64, 5),
+        s in -3.0..3.0f64,
+    ) {
+        let tape = Tape::<f64>::new();
+        let xv = tape.var(&Tensor::new(Shape::matrix(m, n), x.clone()));
+        let rv = tape.var(&Tensor::from_slice(&row[..n]));
+        let cv = tape.var(&Tensor::new(Shape::matrix(m, 1), column[..m].to_vec()));
+        let sv = tape.var(s);
+        let gv = tape.constant(&Tensor::new(Shape::matrix(m, n), g.clone()));
+        let y = ((xv + rv) + (cv * xv) - sv * xv) * gv;
+        let grads = tape.backward(y.sum());
+        for j in 0..n {
+            let want: f64 = (0..m).map(|i| g[i * n + j]).sum();
+            prop_assert!((grads.wrt_slice(rv)[j] - want).abs() < 1e-12);
+        }
+        for i in 0..m {
+            let want: f64 = (0..n).map(|j| g[i * n + j] * x[i * n + j]).sum();
+            prop_assert!((grads.wrt_slice(cv)[i] - want).abs() < 1e-12);
+        }
+        let want_s: f64 = -(0..m * n).map(|k| g[k] * x[k]).sum::<f64>();
+        prop_assert!((grads.wrt(sv) - want_s).abs() < 1e-12);
+    }
+}
+
+/// gelu's exact form against values of `z Phi(z)` and `Phi(z) + z phi(z)` computed with the
+/// C library's erfc, and the tanh form against its formula written out here.
+#[test]
+fn gelu_forms_match_their_formulas() {
+    let exact = [
+        (1.0, 0.841_344_746_068_542_9, 1.083_315_470_587_686_4),
+        (-1.0, -0.158_655_253_931_457_07, -0.083_315_470_587_686_29),
+        (-3.0, -0.004_049_694_094_890_287, -0.011_945_647_204_183_927),
+        (2.5, 2.484_475_836_685_559_7, 1.037_611_085_908_145),
+        (-10.0, -7.619_853_024_160_593e-23, -7.618_400_096_464_813e-22),
+    ];
+    for (z, value, slope) in exact {
+        // Phi's relative condition number in the left tail is about z^2: one rounding of
+        // z / sqrt(2) moves Phi(-10) by 1e-14 relative, in any implementation.
+        let tolerance = 4e-15 * (1.0 + z * z);
+        let tape = Tape::<f64>::new();
+        let v = tape.var(z);
+        let a = v.gelu();
+        let g = tape.backward(a).wrt(v);
+        assert!((a.value() - value).abs() <= tolerance * value.abs(), "gelu({z}) = {}", a.value());
+        assert!((g - slope).abs() <= tolerance * slope.abs(), "gelu'({z}) = {g}, want {slope}");
+    }
+    let c = 0.044_715;
+    let k = (2.0 / std::f64::consts::PI).sqrt();
+    for z in [-4.0, -1.3, -0.2, 0.0, 0.7, 2.0, 5.0] {
+        let tape = Tape::<f64>::new();
+        let v = tape.var(z);
+        let a = v.gelu_tanh();
+        let t = (k * (z + c * z * z * z)).tanh();
+        let want = 0.5 * z * (1.0 + t);
+        let slope = 0.5 * (1.0 + t) + 0.5 * z * (1.0 - t * t) * k * (1.0 + 3.0 * c * z * z);
+        assert!((a.value() - want).abs() < 1e-15, "gelu_tanh({z})");
+        assert!((tape.backward(a).wrt(v) - slope).abs() < 1e-14, "gelu_tanh'({z})");
+    }
+}

@@ -341,7 +341,7 @@ fn add_bias_of_wrong_width_panics() {
 }
 
 #[test]
-#[should_panic(expected = "mul: shapes [2 x 3] and [3 x 2] differ")]
+#[should_panic(expected = "mul: shapes [2 x 3] and [3 x 2] do not broadcast")]
 fn elementwise_op_on_different_shapes_panics() {
     let tape = Tape::<f64>::new();
     let a = tape.var(&Tensor::zeros(Shape::matrix(2, 3)));
@@ -350,12 +350,13 @@ fn elementwise_op_on_different_shapes_panics() {
 }
 
 #[test]
-#[should_panic(expected = "add: shapes [1] and [1 x 1] differ")]
-fn one_element_vector_and_matrix_are_different_shapes() {
-    // One element each, so the scalar fast path sees them first: it must refuse them too.
+fn one_element_vector_and_matrix_broadcast_to_the_matrix() {
+    // One element each, so the scalar fast path sees them first: it must give numpy's shape.
     let tape = Tape::<f64>::new();
     let (v, m) = (tape.var(&Tensor::from_slice(&[1.0])), tape.var(&Tensor::from_rows(&[[2.0]])));
-    let _ = v + m;
+    let (sum, other_way) = (v + m, m + v);
+    assert_eq!((sum.shape(), other_way.shape()), (Shape::matrix(1, 1), Shape::matrix(1, 1)));
+    assert_eq!(tape.backward(sum).wrt_slice(v), &[1.0]);
 }
 
 #[test]
@@ -372,12 +373,20 @@ fn one_element_values_keep_their_shape_through_scalar_ops() {
 }
 
 #[test]
-#[should_panic(expected = "add: shapes [1 x 2] and [2] differ")]
-fn row_and_vector_of_equal_length_are_different_shapes() {
+fn row_and_vector_of_equal_length_broadcast_to_the_row() {
     let tape = Tape::<f64>::new();
-    let a = tape.var(&Tensor::zeros(Shape::matrix(1, 2)));
-    let b = tape.var(&Tensor::zeros(Shape::vector(2)));
-    let _ = a + b;
+    let a = tape.var(&Tensor::from_rows(&[[1.0, 2.0]]));
+    let b = tape.var(&Tensor::from_slice(&[10.0, 20.0]));
+    let y = a + b;
+    assert_eq!(y.shape(), Shape::matrix(1, 2));
+    assert_eq!(&*y.values(), &[11.0, 22.0]);
+}
+
+#[test]
+#[should_panic(expected = "add: shapes [3] and [2] do not broadcast")]
+fn vectors_of_different_lengths_do_not_broadcast() {
+    let tape = Tape::<f64>::new();
+    let _ = tape.var(&Tensor::zeros(Shape::vector(3))) + tape.var(&Tensor::zeros(Shape::vector(2)));
 }
 
 #[test]

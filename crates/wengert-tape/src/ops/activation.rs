@@ -3,7 +3,7 @@
 //! each derivative reads the value its comment names.
 
 use super::unary::record_unary;
-use super::{one_matrix, unary_family, Op};
+use super::{one_matrix, special, unary_family, Op};
 use crate::registry::{probe, Arity, Check, Domain, Gradient, OpSpec, Reads};
 use crate::{Real, Var};
 
@@ -60,7 +60,81 @@ unary_family! {
             // softplus' = sigmoid(z) (F4); reads the input z.
             df: |z, a, k| stable_sigmoid(z),
         }
+        /// `z` for `z > 0`, `slope z` otherwise; the slope kept as the constant.
+        LeakyRelu {
+            spec: spec("leaky_relu", "", Reads::Input, 1, &["dz = g (.) (1 if z > 0, else slope), slope = {c0}"],
+                probe!(|v| v[0].leaky_relu(0.1), shapes: one_matrix, domain: Domain::off_kinks(&[0.0]))),
+            f: |z, k| if z > T::zero() { z } else { k(0) * z },
+            // leaky_relu' = 1 for z > 0, the slope otherwise (z = 0 included, as PyTorch).
+            df: |z, a, k| if z > T::zero() { T::one() } else { k(0) },
+        }
+        /// `z` for `z > 0`, `alpha (e^z - 1)` otherwise; alpha kept as the constant.
+        Elu {
+            spec: spec("elu", "", Reads::Both, 1, &["dz = g (.) (1 if z > 0, else a + alpha), alpha = {c0}"],
+                probe!(|v| v[0].elu(0.7), shapes: one_matrix, domain: Domain::off_kinks(&[0.0]))),
+            f: |z, k| if z > T::zero() { z } else { k(0) * z.exp_m1() },
+            // elu' = 1 for z > 0, alpha e^z = a + alpha otherwise; reads the input and output.
+            df: |z, a, k| if z > T::zero() { T::one() } else { a + k(0) },
+        }
+        /// `z Phi(z)`, Phi the standard normal distribution function (the exact, erf form).
+        Gelu {
+            spec: spec("gelu", "", Reads::Input, 0, &["dz = g (.) (Phi(z) + z phi(z))"],
+                probe!(|v| v[0].gelu(), shapes: one_matrix, domain: Domain::ANY)),
+            f: |z, k| z * normal_cdf(z),
+            // gelu' = Phi(z) + z phi(z), phi the normal density; reads the input.
+            df: |z, a, k| normal_cdf(z) + z * normal_pdf(z),
+        }
+        /// `z/2 (1 + tanh(sqrt(2/pi) (z + 0.044715 z^3)))`, the tanh approximation of gelu.
+        GeluTanh {
+            spec: spec("gelu_tanh", "", Reads::Input, 0,
+                &["dz = g (.) (1/2 (1 + t) + z/2 (1 - t^2) sqrt(2/pi) (1 + 3 c z^2))"],
+                probe!(|v| v[0].gelu_tanh(), shapes: one_matrix, domain: Domain::ANY)),
+            f: |z, k| T::lit(0.5) * z * (T::one() + gelu_tanh_inner(z).tanh()),
+            // With t = tanh(u), u = sqrt(2/pi) (z + c z^3), c = 0.044715:
+            // gelu_tanh' = (1 + t)/2 + z/2 (1 - t^2) sqrt(2/pi) (1 + 3 c z^2); reads the input.
+            df: |z, a, k| {
+                let t = gelu_tanh_inner(z).tanh();
+                let du = T::lit(SQRT_2_OVER_PI) * (T::one() + T::lit(3.0 * GELU_C) * z * z);
+                T::lit(0.5) * (T::one() + t) + T::lit(0.5) * z * (T::one() - t * t) * du
+            },
+        }
+        /// `z sigmoid(z)` (swish with beta = 1).
+        Silu {
+            spec: spec("silu", "", Reads::Input, 0, &["dz = g (.) s (1 + z (1 - s)), s = sigmoid(z)"],
+                probe!(|v| v[0].silu(), shapes: one_matrix, domain: Domain::ANY)),
+            f: |z, k| z * stable_sigmoid(z),
+            // silu' = s + z s (1 - s) = s (1 + z (1 - s)); reads the input.
+            df: |z, a, k| {
+                let s = stable_sigmoid(z);
+                s * (T::one() + z * (T::one() - s))
+            },
+        }
     }
+}
+
+/// `sqrt(2 / pi)`.
+const SQRT_2_OVER_PI: f64 = 0.797_884_560_802_865_4;
+/// The cubic coefficient of the tanh form of gelu.
+const GELU_C: f64 = 0.044_715;
+
+/// `sqrt(2/pi) (z + 0.044715 z^3)`, the argument of tanh in the tanh form of gelu.
+#[inline(always)]
+fn gelu_tanh_inner<T: Real>(z: T) -> T {
+    T::lit(SQRT_2_OVER_PI) * (z + T::lit(GELU_C) * z * z * z)
+}
+
+/// The standard normal distribution function, `Phi(z) = erfc(-z / sqrt 2) / 2`: from erfc,
+/// so that the left tail keeps its digits (`Phi(-30)` is about 5e-198, not 0).
+#[inline]
+fn normal_cdf<T: Real>(z: T) -> T {
+    let z = z.to_f64().unwrap_or(f64::NAN);
+    T::lit(0.5 * special::erfc(-z * std::f64::consts::FRAC_1_SQRT_2))
+}
+
+/// The standard normal density, `phi(z) = e^(-z^2/2) / sqrt(2 pi)`.
+#[inline]
+fn normal_pdf<T: Real>(z: T) -> T {
+    T::lit(0.5 * std::f64::consts::FRAC_2_SQRT_PI * std::f64::consts::FRAC_1_SQRT_2) * (-z * z * T::lit(0.5)).exp()
 }
 
 /// The logistic function, `1 / (1 + e^-z)`, computed as `e^z / (1 + e^z)` for `z < 0`:
@@ -143,5 +217,82 @@ impl<'t, T: Real> Var<'t, T> {
     #[track_caller]
     pub fn softplus(self) -> Self {
         activation(Activation::Softplus, &[], self)
+    }
+
+    /// `z` for `z > 0`, `slope z` otherwise, elementwise. Derivative 1 for `z > 0` and `slope`
+    /// otherwise (at 0 too, as PyTorch).
+    ///
+    /// ```
+    /// use wengert_tape::{Tape, Tensor};
+    /// let tape = Tape::<f64>::new();
+    /// let z = tape.var(&Tensor::from_slice(&[-2.0, 0.0, 3.0]));
+    /// let a = z.leaky_relu(0.1);
+    /// assert_eq!(&*a.values(), &[-0.2, 0.0, 3.0]);
+    /// assert_eq!(tape.backward(a.sum()).wrt_slice(z), &[0.1, 0.1, 1.0]);
+    /// ```
+    #[track_caller]
+    pub fn leaky_relu(self, slope: T) -> Self {
+        activation(Activation::LeakyRelu, &[slope], self)
+    }
+
+    /// `z` for `z > 0`, `alpha (e^z - 1)` otherwise, elementwise. Derivative 1 for `z > 0`,
+    /// `alpha e^z` otherwise.
+    ///
+    /// ```
+    /// use wengert_tape::Tape;
+    /// let tape = Tape::<f64>::new();
+    /// let z = tape.var(-1.0);
+    /// let a = z.elu(1.0);
+    /// assert_eq!(a.value(), (-1f64).exp_m1());
+    /// assert_eq!(tape.backward(a).wrt(z), (-1f64).exp());
+    /// ```
+    #[track_caller]
+    pub fn elu(self, alpha: T) -> Self {
+        activation(Activation::Elu, &[alpha], self)
+    }
+
+    /// GELU in its exact form, `z Phi(z)` with `Phi` the standard normal distribution
+    /// function (PyTorch's `gelu`, `approximate='none'`), elementwise; accurate in both tails.
+    /// Derivative `Phi(z) + z phi(z)`.
+    ///
+    /// ```
+    /// use wengert_tape::Tape;
+    /// let tape = Tape::<f64>::new();
+    /// let z = tape.var(0.0);
+    /// let a = z.gelu();
+    /// assert_eq!((a.value(), tape.backward(a).wrt(z)), (0.0, 0.5));
+    /// ```
+    #[track_caller]
+    pub fn gelu(self) -> Self {
+        activation(Activation::Gelu, &[], self)
+    }
+
+    /// GELU in its tanh form, `z/2 (1 + tanh(sqrt(2/pi) (z + 0.044715 z^3)))` (PyTorch's
+    /// `gelu(approximate='tanh')`), elementwise.
+    ///
+    /// ```
+    /// use wengert_tape::Tape;
+    /// let tape = Tape::<f64>::new();
+    /// let z = tape.var(1.0);
+    /// let exact = tape.var(1.0).gelu();
+    /// assert!((z.gelu_tanh().value() - exact.value()).abs() < 1e-3);
+    /// ```
+    #[track_caller]
+    pub fn gelu_tanh(self) -> Self {
+        activation(Activation::GeluTanh, &[], self)
+    }
+
+    /// SiLU (swish), `z sigmoid(z)`, elementwise. Derivative `s (1 + z (1 - s))`.
+    ///
+    /// ```
+    /// use wengert_tape::Tape;
+    /// let tape = Tape::<f64>::new();
+    /// let z = tape.var(0.0);
+    /// let a = z.silu();
+    /// assert_eq!((a.value(), tape.backward(a).wrt(z)), (0.0, 0.5));
+    /// ```
+    #[track_caller]
+    pub fn silu(self) -> Self {
+        activation(Activation::Silu, &[], self)
     }
 }

@@ -1,11 +1,12 @@
-//! Elementwise functions of two values, `y = a (op) b`: `+ - * /`, between values of equal
-//! shape or with a scalar on one side. A scalar broadcast over a tensor gets the sum of the
-//! contributions of every element it met. Each op's descriptor, function and partial
-//! derivatives side by side.
+//! Elementwise functions of two values, `y = f(a, b)`: `+ - * /`, pow, maximum, minimum and
+//! atan2, broadcast over each other by numpy's rules at rank <= 2: a scalar `[]` against
+//! anything, a row (`[n]` or `[1 x n]`) or a column (`[m x 1]`) against `[m x n]`, a row
+//! against a column. An input broadcast along an axis gets the sum of its contributions along
+//! it. Each op's descriptor, function and partial derivatives side by side.
 
-use super::{op_family, two_matrices, BackwardContext, Op};
+use super::{binary_family, two_matrices, BackwardContext, Op};
 use crate::registry::{probe, Arity, Check, Domain, Gradient, OpSpec, Reads};
-use crate::{Real, Var};
+use crate::{Real, Shape, Var};
 
 /// A descriptor of this family: two inputs, adjoint from them.
 const fn spec(name: &'static str, reads: Reads, explain: &'static [&'static str], check: Check) -> OpSpec {
@@ -22,49 +23,206 @@ const fn spec(name: &'static str, reads: Reads, explain: &'static [&'static str]
     }
 }
 
-op_family! {
-    /// `a (op) b`, elementwise.
+/// Half of one: maximum and minimum split the gradient of a tie equally between the two.
+fn half<T: Real>() -> T {
+    T::lit(0.5)
+}
+
+binary_family! {
+    /// `f(a, b)`, elementwise with broadcasting.
     enum Binary {
-        Add => spec("add", Reads::Nothing, &["da = g", "db = g"],
-            probe!(|v| v[0] + v[1], shapes: two_matrices, domain: Domain::ANY)),
-        Sub => spec("sub", Reads::Nothing, &["da = g", "db = -g"],
-            probe!(|v| v[0] - v[1], shapes: two_matrices, domain: Domain::ANY)),
-        Mul => spec("mul", Reads::Input, &["da = g (.) b", "db = g (.) a"],
-            probe!(|v| v[0] * v[1], shapes: two_matrices, domain: Domain::ANY)),
-        Div => spec("div", Reads::Both, &["da = g / b", "db = -g (.) y / b"],
-            probe!(|v| v[0] / v[1], shapes: two_matrices, domain: Domain::POSITIVE)),
-    }
-}
-
-impl Binary {
-    /// `a (op) b`.
-    #[inline(always)]
-    pub(crate) fn f<T: Real>(self, a: T, b: T) -> T {
-        match self {
-            Binary::Add => a + b,
-            Binary::Sub => a - b,
-            Binary::Mul => a * b,
-            Binary::Div => a / b,
-        }
-    }
-
-    /// The partial derivatives `(dy/da, dy/db)` at `(a, b)`, with `y = a (op) b`.
-    #[inline(always)]
-    pub(crate) fn partials<T: Real>(self, a: T, b: T, y: T) -> (T, T) {
-        match self {
+        Add {
+            spec: spec("add", Reads::Nothing, &["da = g", "db = g"],
+                probe!(|v| v[0] + v[1], shapes: two_matrices, domain: Domain::ANY, broadcasts: true)),
+            f: |a, b| a + b,
             // d(a + b) = (1, 1).
-            Binary::Add => (T::one(), T::one()),
+            partials: |a, b, y| (T::one(), T::one()),
+        }
+        Sub {
+            spec: spec("sub", Reads::Nothing, &["da = g", "db = -g"],
+                probe!(|v| v[0] - v[1], shapes: two_matrices, domain: Domain::ANY, broadcasts: true)),
+            f: |a, b| a - b,
             // d(a - b) = (1, -1).
-            Binary::Sub => (T::one(), -T::one()),
+            partials: |a, b, y| (T::one(), -T::one()),
+        }
+        Mul {
+            spec: spec("mul", Reads::Input, &["da = g (.) b", "db = g (.) a"],
+                probe!(|v| v[0] * v[1], shapes: two_matrices, domain: Domain::ANY, broadcasts: true)),
+            f: |a, b| a * b,
             // d(a b) = (b, a).
-            Binary::Mul => (b, a),
+            partials: |a, b, y| (b, a),
+        }
+        Div {
+            spec: spec("div", Reads::Both, &["da = g / b", "db = -g (.) y / b"],
+                probe!(|v| v[0] / v[1], shapes: two_matrices, domain: Domain::POSITIVE, broadcasts: true)),
+            f: |a, b| a / b,
             // d(a / b) = (1/b, -a/b^2) = (1/b, -y/b).
-            Binary::Div => (T::one() / b, -y / b),
+            partials: |a, b, y| (b.recip(), -y / b),
+        }
+        /// `a^b` for `a > 0`.
+        Pow {
+            spec: spec("pow", Reads::Both, &["da = g (.) b a^(b-1)", "db = g (.) y log(a)"],
+                probe!(|v| v[0].pow(v[1]), shapes: two_matrices, domain: Domain::POSITIVE, broadcasts: true)),
+            f: |a, b| a.powf(b),
+            // d(a^b) = (b a^(b-1), a^b log a); at a = 0 the second is taken as 0 (0^b is flat in b).
+            partials: |a, b, y| {
+                let db = if a == T::zero() { T::zero() } else { y * a.ln() };
+                (b * a.powf(b - T::one()), db)
+            },
+        }
+        /// The larger of a and b; a tie splits the gradient equally (as PyTorch).
+        Maximum {
+            spec: spec("maximum", Reads::Input, &["da = g (.) 1[a > b] (1/2 at a tie)", "db = g (.) 1[b > a] (1/2 at a tie)"],
+                probe!(|v| v[0].maximum(v[1]), shapes: two_matrices, domain: Domain::APART, broadcasts: true)),
+            f: |a, b| if b > a { b } else { a },
+            partials: |a, b, y| if a > b {
+                (T::one(), T::zero())
+            } else if b > a {
+                (T::zero(), T::one())
+            } else {
+                (half(), half())
+            },
+        }
+        /// The smaller of a and b; a tie splits the gradient equally (as PyTorch).
+        Minimum {
+            spec: spec("minimum", Reads::Input, &["da = g (.) 1[a < b] (1/2 at a tie)", "db = g (.) 1[b < a] (1/2 at a tie)"],
+                probe!(|v| v[0].minimum(v[1]), shapes: two_matrices, domain: Domain::APART, broadcasts: true)),
+            f: |a, b| if b < a { b } else { a },
+            partials: |a, b, y| if a < b {
+                (T::one(), T::zero())
+            } else if b < a {
+                (T::zero(), T::one())
+            } else {
+                (half(), half())
+            },
+        }
+        /// The angle of the point (x, y) = (b, a): `atan2(a, b)`.
+        Atan2 {
+            spec: spec("atan2", Reads::Input, &["da = g (.) b / (a^2 + b^2)", "db = -g (.) a / (a^2 + b^2)"],
+                probe!(|v| v[0].atan2(v[1]), shapes: two_matrices, domain: Domain::POSITIVE, broadcasts: true)),
+            f: |a, b| a.atan2(b),
+            // d atan2(a, b) = (b, -a) / (a^2 + b^2).
+            partials: |a, b, y| {
+                let r2 = a * a + b * b;
+                (b / r2, -a / r2)
+            },
         }
     }
 }
 
-/// Records `a (op) b`: equal shapes, or a scalar (rank 0) on one side broadcast over the other.
+/// The broadcast of two shapes of rank <= 2 (numpy's rules: each pair of dimensions equal,
+/// or one of them 1), or `None`.
+fn broadcast_shape(a: Shape, b: Shape) -> Option<Shape> {
+    let join = |x: usize, y: usize| {
+        if x == y || y == 1 {
+            Some(x)
+        } else if x == 1 {
+            Some(y)
+        } else {
+            None
+        }
+    };
+    let (rows, cols) = (join(a.rows(), b.rows())?, join(a.cols(), b.cols())?);
+    Some(match a.rank().max(b.rank()) {
+        0 => Shape::scalar(),
+        1 => Shape::vector(cols),
+        _ => Shape::matrix(rows, cols),
+    })
+}
+
+/// Where each element of the output `[rows x cols]` reads its two inputs: input k's element
+/// `i * strides.0 + j * strides.1`, a stride 0 along an axis the input is broadcast along.
+pub(crate) struct Broadcast {
+    rows: usize,
+    cols: usize,
+    a: (usize, usize),
+    b: (usize, usize),
+    /// Both inputs have the output's shape: a plain elementwise loop.
+    same: bool,
+}
+
+impl Broadcast {
+    /// The layout of `a (op) b` and the output's shape.
+    ///
+    /// # Panics
+    ///
+    /// If the shapes do not broadcast, naming the op and both shapes.
+    #[track_caller]
+    fn new(op: &str, a: Shape, b: Shape) -> (Broadcast, Shape) {
+        let Some(shape) = broadcast_shape(a, b) else {
+            panic!("{op}: shapes {a} and {b} do not broadcast (each dimension must be equal, or 1 on one side)")
+        };
+        let strides = |s: Shape| {
+            let row = if s.rows() == shape.rows() && shape.rows() > 1 { s.cols() } else { 0 };
+            (row, usize::from(s.cols() == shape.cols() && shape.cols() > 1))
+        };
+        let same = a.numel() == shape.numel() && b.numel() == shape.numel();
+        (Broadcast { rows: shape.rows(), cols: shape.cols(), a: strides(a), b: strides(b), same }, shape)
+    }
+
+    #[inline(always)]
+    fn at(&self, i: usize, j: usize) -> (usize, usize) {
+        (i * self.a.0 + j * self.a.1, i * self.b.0 + j * self.b.1)
+    }
+
+    /// `out[i, j] = f(a at (i, j), b at (i, j))`.
+    #[inline(always)]
+    pub(crate) fn forward<T: Real>(&self, a: &[T], b: &[T], out: &mut [T], f: impl Fn(T, T) -> T) {
+        if self.same {
+            for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
+                *o = f(x, y);
+            }
+            return;
+        }
+        for i in 0..self.rows {
+            for j in 0..self.cols {
+                let (ia, ib) = self.at(i, j);
+                out[i * self.cols + j] = f(a[ia], b[ib]);
+            }
+        }
+    }
+
+    /// Adds `g (.) partials.0` into `a`'s adjoint and `g (.) partials.1` into `b`'s, each at
+    /// the element the output read, so that a broadcast input collects the sum along its axes.
+    #[inline(always)]
+    pub(crate) fn backward<T: Real>(
+        &self,
+        (a, b, y): (&[T], &[T], &[T]),
+        upstream: &[T],
+        (a_adjoint, b_adjoint): (Option<&mut [T]>, Option<&mut [T]>),
+        partials: impl Fn(T, T, T) -> (T, T),
+    ) {
+        if self.same {
+            if let Some(adjoint) = a_adjoint {
+                for (k, (d, &g)) in adjoint.iter_mut().zip(upstream).enumerate() {
+                    *d = *d + g * partials(a[k], b[k], y[k]).0;
+                }
+            }
+            if let Some(adjoint) = b_adjoint {
+                for (k, (d, &g)) in adjoint.iter_mut().zip(upstream).enumerate() {
+                    *d = *d + g * partials(a[k], b[k], y[k]).1;
+                }
+            }
+            return;
+        }
+        let (mut a_adjoint, mut b_adjoint) = (a_adjoint, b_adjoint);
+        for i in 0..self.rows {
+            for j in 0..self.cols {
+                let k = i * self.cols + j;
+                let (ia, ib) = self.at(i, j);
+                let (da, db) = partials(a[ia], b[ib], y[k]);
+                if let Some(adjoint) = a_adjoint.as_deref_mut() {
+                    adjoint[ia] = adjoint[ia] + upstream[k] * da;
+                }
+                if let Some(adjoint) = b_adjoint.as_deref_mut() {
+                    adjoint[ib] = adjoint[ib] + upstream[k] * db;
+                }
+            }
+        }
+    }
+}
+
+/// Records `a (op) b`, broadcasting.
 ///
 /// Inlined so that a scalar op's handle stays in registers: returned through memory, it is
 /// reloaded with a wider read than the callee's stores, which the CPU cannot forward.
@@ -72,8 +230,9 @@ impl Binary {
 #[inline(always)]
 pub(crate) fn binary<'t, T: Real>(op: Binary, a: Var<'t, T>, b: Var<'t, T>) -> Var<'t, T> {
     let (sa, sb) = (a.shape, b.shape);
-    if sa.numel() == 1 && sb.numel() == 1 && (sa == sb || sa.is_scalar() || sb.is_scalar()) {
-        let shape = if sb.is_scalar() { sa } else { sb };
+    if sa.numel() == 1 && sb.numel() == 1 {
+        // One element each: the result has the larger rank's shape (`[] + [1 x 1]` is `[1 x 1]`).
+        let shape = if sa.rank() >= sb.rank() { sa } else { sb };
         return a.tape.record_scalar(Op::Binary(op), [a, b], shape, &[], |[x, y]| op.f(x, y));
     }
     binary_tensor(op, a, b)
@@ -81,48 +240,127 @@ pub(crate) fn binary<'t, T: Real>(op: Binary, a: Var<'t, T>, b: Var<'t, T>) -> V
 
 #[track_caller]
 fn binary_tensor<'t, T: Real>(op: Binary, a: Var<'t, T>, b: Var<'t, T>) -> Var<'t, T> {
-    let (sa, sb) = (a.shape(), b.shape());
-    let shape = if sa == sb || sb.is_scalar() {
-        sa
-    } else if sa.is_scalar() {
-        sb
-    } else {
-        panic!(
-            "{}: shapes {sa} and {sb} differ (elementwise ops need equal shapes, or a scalar on one side)",
-            op.spec().name
-        )
-    };
-    a.tape.record(Op::Binary(op), [a, b], shape, 0, |[x, y], out| {
-        let (step_x, step_y) = (usize::from(x.len() > 1), usize::from(y.len() > 1));
-        for (i, o) in out.iter_mut().enumerate() {
-            *o = op.f(x[i * step_x], y[i * step_y]);
-        }
-    })
+    let (layout, shape) = Broadcast::new(op.spec().name, a.shape(), b.shape());
+    a.tape.record(Op::Binary(op), [a, b], shape, 0, |[x, y], out| op.forward_slice(&layout, x, y, out))
 }
 
 /// The backward rule of a node of this family on any shape.
 #[inline]
 pub(crate) fn backward<T: Real>(op: Binary, ctx: &mut BackwardContext<'_, T>) {
-    let (a, b, y, g) = (ctx.input(0), ctx.input(1), ctx.output(), ctx.upstream);
-    let (step_a, step_b) = (usize::from(a.len() > 1), usize::from(b.len() > 1));
-    let partial = |i: usize| op.partials(a[i * step_a], b[i * step_b], y[i]);
-    if let Some(a_adjoint) = ctx.adjoint(0) {
-        accumulate(a_adjoint, g, |i| partial(i).0);
-    }
-    if let Some(b_adjoint) = ctx.adjoint(1) {
-        accumulate(b_adjoint, g, |i| partial(i).1);
+    let (layout, _) = Broadcast::new(op.spec().name, ctx.input_shape(0), ctx.input_shape(1));
+    let values = (ctx.input(0), ctx.input(1), ctx.output());
+    let upstream = ctx.upstream;
+    // Both adjoints at once: split the arena below this node between the two inputs.
+    let (a_offset, b_offset) = (ctx.adjoint_offset(0), ctx.adjoint_offset(1));
+    let (a_len, b_len) = (values.0.len(), values.1.len());
+    let adjoints = &mut *ctx.lower_adjoints;
+    match (a_offset, b_offset) {
+        (Some(ao), Some(bo)) if ao == bo => {
+            // The same node on both sides (`x * x`): one adjoint, both contributions.
+            op.backward_slice(&layout, values, upstream, (Some(&mut adjoints[ao..ao + a_len]), None));
+            op.backward_slice(&layout, values, upstream, (None, Some(&mut adjoints[bo..bo + b_len])));
+        }
+        (Some(ao), Some(bo)) => {
+            let (first, second) = two_ranges(adjoints, (ao, a_len), (bo, b_len));
+            op.backward_slice(&layout, values, upstream, (Some(first), Some(second)));
+        }
+        (Some(ao), None) => op.backward_slice(&layout, values, upstream, (Some(&mut adjoints[ao..ao + a_len]), None)),
+        (None, Some(bo)) => op.backward_slice(&layout, values, upstream, (None, Some(&mut adjoints[bo..bo + b_len]))),
+        (None, None) => {}
     }
 }
 
-/// Adds `upstream[i] * local(i)` into `adjoint[i]`, or, for an input broadcast from one
-/// element, their sum into `adjoint[0]`.
-fn accumulate<T: Real>(adjoint: &mut [T], upstream: &[T], local: impl Fn(usize) -> T) {
-    if adjoint.len() == upstream.len() {
-        for (i, (a, &g)) in adjoint.iter_mut().zip(upstream).enumerate() {
-            *a = *a + g * local(i);
-        }
+/// Two disjoint ranges `(offset, len)` of `arena`, mutably, in the order asked.
+fn two_ranges<T>(arena: &mut [T], a: (usize, usize), b: (usize, usize)) -> (&mut [T], &mut [T]) {
+    if a.0 < b.0 {
+        let (low, high) = arena.split_at_mut(b.0);
+        (&mut low[a.0..a.0 + a.1], &mut high[..b.1])
     } else {
-        let total = upstream.iter().enumerate().fold(T::zero(), |sum, (i, &g)| sum + g * local(i));
-        adjoint[0] = adjoint[0] + total;
+        let (low, high) = arena.split_at_mut(a.0);
+        (&mut high[..a.1], &mut low[b.0..b.0 + b.1])
+    }
+}
+
+impl<'t, T: Real> Var<'t, T> {
+    /// `self^exponent`, elementwise with broadcasting, for a positive base. Derivatives
+    /// `b a^(b-1)` for the base and `a^b log a` for the exponent.
+    ///
+    /// # Panics
+    ///
+    /// If the shapes do not broadcast.
+    ///
+    /// ```
+    /// use wengert_tape::Tape;
+    /// let tape = Tape::<f64>::new();
+    /// let (a, b) = (tape.var(2.0), tape.var(3.0));
+    /// let y = a.pow(b);
+    /// let grads = tape.backward(y);
+    /// assert_eq!((y.value(), grads.wrt(a)), (8.0, 12.0));
+    /// assert!((grads.wrt(b) - 8.0 * 2f64.ln()).abs() < 1e-15);
+    /// ```
+    #[track_caller]
+    pub fn pow(self, exponent: Var<'t, T>) -> Self {
+        binary(Binary::Pow, self, exponent)
+    }
+
+    /// The larger of `self` and `other`, elementwise with broadcasting. The gradient goes to
+    /// the larger; at a tie each gets half (as PyTorch's `maximum`).
+    ///
+    /// # Panics
+    ///
+    /// If the shapes do not broadcast.
+    ///
+    /// ```
+    /// use wengert_tape::{Tape, Tensor};
+    /// let tape = Tape::<f64>::new();
+    /// let a = tape.var(&Tensor::from_slice(&[1.0, 5.0, 2.0]));
+    /// let b = tape.var(&Tensor::from_slice(&[3.0, 4.0, 2.0]));
+    /// let grads = tape.backward(a.maximum(b).sum());
+    /// assert_eq!(grads.wrt_slice(a), &[0.0, 1.0, 0.5]);
+    /// assert_eq!(grads.wrt_slice(b), &[1.0, 0.0, 0.5]);
+    /// ```
+    #[track_caller]
+    pub fn maximum(self, other: Var<'t, T>) -> Self {
+        binary(Binary::Maximum, self, other)
+    }
+
+    /// The smaller of `self` and `other`, elementwise with broadcasting; a tie splits the
+    /// gradient equally.
+    ///
+    /// # Panics
+    ///
+    /// If the shapes do not broadcast.
+    ///
+    /// ```
+    /// use wengert_tape::Tape;
+    /// let tape = Tape::<f64>::new();
+    /// let (a, b) = (tape.var(1.0), tape.var(3.0));
+    /// let grads = tape.backward(a.minimum(b));
+    /// assert_eq!((grads.wrt(a), grads.wrt(b)), (1.0, 0.0));
+    /// ```
+    #[track_caller]
+    pub fn minimum(self, other: Var<'t, T>) -> Self {
+        binary(Binary::Minimum, self, other)
+    }
+
+    /// `atan2(self, x)`: the angle of the point `(x, self)`, in `(-pi, pi]`, elementwise with
+    /// broadcasting. Derivatives `x / (x^2 + y^2)` for `self` and `-y / (x^2 + y^2)` for `x`.
+    ///
+    /// # Panics
+    ///
+    /// If the shapes do not broadcast.
+    ///
+    /// ```
+    /// use wengert_tape::Tape;
+    /// let tape = Tape::<f64>::new();
+    /// let (y, x) = (tape.var(1.0), tape.var(1.0));
+    /// let angle = y.atan2(x);
+    /// let grads = tape.backward(angle);
+    /// assert_eq!(angle.value(), std::f64::consts::FRAC_PI_4);
+    /// assert_eq!((grads.wrt(y), grads.wrt(x)), (0.5, -0.5));
+    /// ```
+    #[track_caller]
+    pub fn atan2(self, x: Var<'t, T>) -> Self {
+        binary(Binary::Atan2, self, x)
     }
 }

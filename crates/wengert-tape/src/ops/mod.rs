@@ -25,6 +25,7 @@ pub(crate) mod loss;
 pub(crate) mod reduce;
 pub(crate) mod softmax;
 pub(crate) mod source;
+mod special;
 pub(crate) mod unary;
 
 use crate::custom::CustomOp;
@@ -183,10 +184,108 @@ macro_rules! unary_family {
             fn constants(self) -> usize {
                 self.spec().constants
             }
+
+            #[allow(unused_variables)]
+            fn forward_slice<T: $crate::Real>(self, input: &[T], output: &mut [T], k: impl Fn(usize) -> T) {
+                // One loop per op, the match outside it: each loop is the op's own, and
+                // vectorises where the function allows.
+                match self {
+                    $( $family::$op => {
+                        for (out, &x) in output.iter_mut().zip(input) {
+                            let ($x, $k) = (x, &k);
+                            *out = $f;
+                        }
+                    } )*
+                }
+            }
+
+            #[allow(unused_variables)]
+            fn backward_slice<T: $crate::Real>(
+                self,
+                (input, output): (&[T], &[T]),
+                upstream: &[T],
+                input_adjoint: &mut [T],
+                k: impl Fn(usize) -> T,
+            ) {
+                match self {
+                    $( $family::$op => {
+                        for (((adjoint, &g), &x), &y) in input_adjoint.iter_mut().zip(upstream).zip(input).zip(output) {
+                            let ($dx, $dy, $dk) = (x, y, &k);
+                            *adjoint = *adjoint + g * $df;
+                        }
+                    } )*
+                }
+            }
         }
     };
 }
 pub(crate) use unary_family;
+
+/// Declares a family of elementwise functions of two values, `y = f(a, b)`, broadcast over
+/// each other: for each op its descriptor, `f` and its partial derivatives side by side.
+macro_rules! binary_family {
+    (
+        $(#[$meta:meta])*
+        enum $family:ident {
+            $(
+                $(#[$op_meta:meta])*
+                $op:ident {
+                    spec: $spec:expr,
+                    f: |$a:ident, $b:ident| $f:expr,
+                    partials: |$pa:ident, $pb:ident, $py:ident| $partials:expr $(,)?
+                }
+            )*
+        }
+    ) => {
+        $crate::ops::op_family! {
+            $(#[$meta])*
+            enum $family { $( $(#[$op_meta])* $op => $spec ),* }
+        }
+
+        impl $family {
+            /// `f(a, b)`.
+            #[inline(always)]
+            pub(crate) fn f<T: $crate::Real>(self, a: T, b: T) -> T {
+                match self {
+                    $( $family::$op => { let ($a, $b) = (a, b); $f } )*
+                }
+            }
+
+            /// The partial derivatives `(dy/da, dy/db)` at `(a, b)`, with `y = f(a, b)`.
+            #[inline(always)]
+            #[allow(unused_variables)]
+            pub(crate) fn partials<T: $crate::Real>(self, a: T, b: T, y: T) -> (T, T) {
+                match self {
+                    $( $family::$op => { let ($pa, $pb, $py) = (a, b, y); $partials } )*
+                }
+            }
+
+            /// `out = f(a, b)` over the broadcast `layout`. One loop per op, the match
+            /// outside it.
+            pub(crate) fn forward_slice<T: $crate::Real>(self, layout: &$crate::ops::binary::Broadcast, a: &[T], b: &[T], out: &mut [T]) {
+                match self {
+                    $( $family::$op => layout.forward(a, b, out, |$a, $b| $f), )*
+                }
+            }
+
+            /// Adds `g (.) dy/da` into `a_adjoint` and `g (.) dy/db` into `b_adjoint` (each if
+            /// given), summed over the axes the input was broadcast along.
+            #[allow(unused_variables)]
+            pub(crate) fn backward_slice<T: $crate::Real>(
+                self,
+                layout: &$crate::ops::binary::Broadcast,
+                values: (&[T], &[T], &[T]),
+                upstream: &[T],
+                adjoints: (Option<&mut [T]>, Option<&mut [T]>),
+            ) {
+                match self {
+                    $( $family::$op => layout.backward(values, upstream, adjoints, |$pa, $pb, $py| $partials), )*
+                }
+            }
+        }
+    };
+}
+pub(crate) use binary_family;
 
 /// An elementwise function of one value and its derivative (a [`unary_family`] op).
 pub(crate) trait UnaryRule: Copy {
@@ -196,6 +295,16 @@ pub(crate) trait UnaryRule: Copy {
     fn df<T: Real>(self, x: T, y: T, k: impl Fn(usize) -> T) -> T;
     /// How many constants the op keeps after its value.
     fn constants(self) -> usize;
+    /// `output[i] = f(input[i])`.
+    fn forward_slice<T: Real>(self, input: &[T], output: &mut [T], k: impl Fn(usize) -> T);
+    /// `input_adjoint[i] += upstream[i] f'(input[i])`, given the output too.
+    fn backward_slice<T: Real>(
+        self,
+        values: (&[T], &[T]),
+        upstream: &[T],
+        input_adjoint: &mut [T],
+        k: impl Fn(usize) -> T,
+    );
 }
 
 /// What a backward rule sees of one node during the sweep: the values of its inputs and
@@ -247,6 +356,14 @@ impl<'a, T: Real> BackwardContext<'a, T> {
         &self.values[start..start + len]
     }
 
+    /// Where input `k`'s adjoint starts in [`BackwardContext::lower_adjoints`], or `None` if
+    /// that input needs no gradient.
+    #[inline]
+    pub fn adjoint_offset(&self, k: usize) -> Option<usize> {
+        let node = self.input_node(k);
+        (node.adjoint_offset != NO_ADJOINT).then_some(node.adjoint_offset)
+    }
+
     /// The adjoint of input `k` to add into, or `None` if that input needs no gradient.
     #[inline]
     pub fn adjoint(&mut self, k: usize) -> Option<&mut [T]> {
@@ -275,19 +392,6 @@ pub(crate) fn backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
     }
 }
 
-/// Applies an elementwise rule: `out[i] = f(x[i])`.
-#[inline]
-pub(crate) fn map_forward<T: Real, R: UnaryRule>(rule: R, x: &[T], out: &mut [T], constants: &[T]) {
-    let k = |i: usize| constants[i];
-    if let ([y], [v]) = (&mut *out, x) {
-        *y = rule.f(*v, k);
-        return;
-    }
-    for (y, &v) in out.iter_mut().zip(x) {
-        *y = rule.f(v, k);
-    }
-}
-
 /// The backward rule of every elementwise function of one value: adds `upstream (.) f'`
 /// into the input's adjoint (F1); the diagonal Jacobian is never built.
 #[inline]
@@ -301,9 +405,7 @@ pub(crate) fn unary_backward<T: Real, R: UnaryRule>(rule: R, ctx: &mut BackwardC
         *adjoint = *adjoint + *g * rule.df(*xi, *yi, k);
         return;
     }
-    for (((adjoint, &g), &xi), &yi) in x_adjoint.iter_mut().zip(g).zip(x).zip(y) {
-        *adjoint = *adjoint + g * rule.df(xi, yi, k);
-    }
+    rule.backward_slice((x, y), g, x_adjoint, k);
 }
 
 /// Panics unless `ok`, with a message that names the op and the shapes.

@@ -2,7 +2,7 @@
 //! plain number on either side of `+ - * /` (recorded as one node each, the number kept in the
 //! value arena after the value). Each op's descriptor, function and derivative side by side.
 
-use super::{one_matrix, unary_family, Op, UnaryRule};
+use super::{one_matrix, special, unary_family, Op, UnaryRule};
 use crate::registry::{probe, Arity, Domain, Gradient, OpSpec, Reads};
 use crate::tape::Node;
 use crate::{Real, Var};
@@ -72,6 +72,73 @@ unary_family! {
             } else {
                 T::zero()
             },
+        }
+        Sin {
+            spec: spec("sin", Reads::Input, 0, &["dx = g (.) cos x"],
+                probe!(|v| v[0].sin(), shapes: one_matrix, domain: Domain::ANY)),
+            f: |x, k| x.sin(),
+            // sin' = cos; reads the input.
+            df: |x, y, k| x.cos(),
+        }
+        Cos {
+            spec: spec("cos", Reads::Input, 0, &["dx = -g (.) sin x"],
+                probe!(|v| v[0].cos(), shapes: one_matrix, domain: Domain::ANY)),
+            f: |x, k| x.cos(),
+            // cos' = -sin; reads the input.
+            df: |x, y, k| -x.sin(),
+        }
+        Tan {
+            spec: spec("tan", Reads::Output, 0, &["dx = g (.) (1 + y^2)"],
+                probe!(|v| v[0].tan(), shapes: one_matrix, domain: Domain::range(-1.2, 1.2))),
+            f: |x, k| x.tan(),
+            // tan' = 1 + tan^2; reads the output y.
+            df: |x, y, k| T::one() + y * y,
+        }
+        Asinh {
+            spec: spec("asinh", Reads::Input, 0, &["dx = g / sqrt(1 + x^2)"],
+                probe!(|v| v[0].asinh(), shapes: one_matrix, domain: Domain::ANY)),
+            f: |x, k| x.asinh(),
+            // asinh' x = 1 / sqrt(1 + x^2), as 1 / hypot(1, x) so that x^2 never overflows.
+            df: |x, y, k| T::one().hypot(x).recip(),
+        }
+        Atan {
+            spec: spec("atan", Reads::Input, 0, &["dx = g / (1 + x^2)"],
+                probe!(|v| v[0].atan(), shapes: one_matrix, domain: Domain::ANY)),
+            f: |x, k| x.atan(),
+            // atan' x = 1 / (1 + x^2); reads the input.
+            df: |x, y, k| (T::one() + x * x).recip(),
+        }
+        /// `log(1 + x)`, accurate near 0.
+        Log1p {
+            spec: spec("log1p", Reads::Input, 0, &["dx = g / (1 + x)"],
+                probe!(|v| v[0].log1p(), shapes: one_matrix, domain: Domain::range(-0.8, 3.0))),
+            f: |x, k| x.ln_1p(),
+            // log1p' x = 1 / (1 + x); reads the input.
+            df: |x, y, k| (T::one() + x).recip(),
+        }
+        /// `e^x - 1`, accurate near 0.
+        Expm1 {
+            spec: spec("expm1", Reads::Output, 0, &["dx = g (.) (y + 1)"],
+                probe!(|v| v[0].expm1(), shapes: one_matrix, domain: Domain::ANY)),
+            f: |x, k| x.exp_m1(),
+            // expm1' x = e^x = y + 1; reads the output y.
+            df: |x, y, k| y + T::one(),
+        }
+        /// The error function.
+        Erf {
+            spec: spec("erf", Reads::Input, 0, &["dx = g (.) 2/sqrt(pi) e^(-x^2)"],
+                probe!(|v| v[0].erf(), shapes: one_matrix, domain: Domain::ANY)),
+            f: |x, k| T::lit(special::erf(x.to_f64().unwrap_or(f64::NAN))),
+            // erf' x = 2/sqrt(pi) e^(-x^2); reads the input.
+            df: |x, y, k| T::lit(special::TWO_OVER_SQRT_PI) * (-x * x).exp(),
+        }
+        /// `min(max(x, lo), hi)`, lo and hi kept as the two constants.
+        Clamp {
+            spec: spec("clamp", Reads::Input, 2, &["dx = g (.) 1[lo <= x <= hi], lo = {c0}, hi = {c1}"],
+                probe!(|v| v[0].clamp(-0.5, 0.5), shapes: one_matrix, domain: Domain::off_kinks(&[-0.5, 0.5]))),
+            f: |x, k| x.max(k(0)).min(k(1)),
+            // clamp' = 1 inside [lo, hi], ends included (as PyTorch), 0 outside; reads the input.
+            df: |x, y, k| if x >= k(0) && x <= k(1) { T::one() } else { T::zero() },
         }
         /// `x^n`, n an integer kept as the constant.
         Powi {
@@ -163,7 +230,7 @@ fn record_unary_tensor<'t, T: Real, R: UnaryRule>(op: Op, rule: R, constants: &[
     x.tape.record(op, [x], shape, constants.len(), |[x], out| {
         let (value, kept) = out.split_at_mut(x.len());
         kept.copy_from_slice(constants);
-        super::map_forward(rule, x, value, constants);
+        rule.forward_slice(x, value, |i| constants[i]);
     })
 }
 
@@ -298,6 +365,148 @@ impl<'t, T: Real> Var<'t, T> {
     #[inline]
     pub fn abs(self) -> Self {
         unary(Unary::Abs, &[], self)
+    }
+
+    /// The sine, elementwise. Derivative `cos x`.
+    ///
+    /// ```
+    /// use wengert_tape::Tape;
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.var(0.0);
+    /// let y = x.sin();
+    /// assert_eq!((y.value(), tape.backward(y).wrt(x)), (0.0, 1.0));
+    /// ```
+    #[track_caller]
+    #[inline]
+    pub fn sin(self) -> Self {
+        unary(Unary::Sin, &[], self)
+    }
+
+    /// The cosine, elementwise. Derivative `-sin x`.
+    ///
+    /// ```
+    /// use wengert_tape::Tape;
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.var(std::f64::consts::FRAC_PI_2);
+    /// assert_eq!(tape.backward(x.cos()).wrt(x), -1.0);
+    /// ```
+    #[track_caller]
+    #[inline]
+    pub fn cos(self) -> Self {
+        unary(Unary::Cos, &[], self)
+    }
+
+    /// The tangent, elementwise. Derivative `1 + tan^2 x` (read from the output).
+    ///
+    /// ```
+    /// use wengert_tape::Tape;
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.var(std::f64::consts::FRAC_PI_4);
+    /// let g = tape.backward(x.tan()).wrt(x);
+    /// assert!((g - 2.0).abs() < 1e-15);
+    /// ```
+    #[track_caller]
+    #[inline]
+    pub fn tan(self) -> Self {
+        unary(Unary::Tan, &[], self)
+    }
+
+    /// The inverse hyperbolic sine, elementwise. Derivative `1 / sqrt(1 + x^2)`.
+    ///
+    /// ```
+    /// use wengert_tape::Tape;
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.var(0.75);
+    /// assert_eq!(tape.backward(x.asinh()).wrt(x), 0.8); // 1 / sqrt(1 + 9/16) = 4/5
+    /// ```
+    #[track_caller]
+    #[inline]
+    pub fn asinh(self) -> Self {
+        unary(Unary::Asinh, &[], self)
+    }
+
+    /// The arctangent, elementwise. Derivative `1 / (1 + x^2)`.
+    ///
+    /// ```
+    /// use wengert_tape::Tape;
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.var(1.0);
+    /// let y = x.atan();
+    /// assert_eq!((y.value(), tape.backward(y).wrt(x)), (std::f64::consts::FRAC_PI_4, 0.5));
+    /// ```
+    #[track_caller]
+    #[inline]
+    pub fn atan(self) -> Self {
+        unary(Unary::Atan, &[], self)
+    }
+
+    /// `log(1 + x)`, elementwise, accurate for `x` near 0 (where `(1 + x).ln()` loses the
+    /// digits of x). Derivative `1 / (1 + x)`.
+    ///
+    /// ```
+    /// use wengert_tape::Tape;
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.var(1e-18);
+    /// let y = x.log1p();
+    /// assert_eq!((y.value(), tape.backward(y).wrt(x)), (1e-18, 1.0));
+    /// ```
+    #[track_caller]
+    #[inline]
+    pub fn log1p(self) -> Self {
+        unary(Unary::Log1p, &[], self)
+    }
+
+    /// `e^x - 1`, elementwise, accurate for `x` near 0. Derivative `e^x`.
+    ///
+    /// ```
+    /// use wengert_tape::Tape;
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.var(1e-18);
+    /// let y = x.expm1();
+    /// assert_eq!((y.value(), tape.backward(y).wrt(x)), (1e-18, 1.0));
+    /// ```
+    #[track_caller]
+    #[inline]
+    pub fn expm1(self) -> Self {
+        unary(Unary::Expm1, &[], self)
+    }
+
+    /// The error function `erf(x) = 2/sqrt(pi) int_0^x e^(-t^2) dt`, elementwise, accurate to
+    /// a few ulps over the whole line. Derivative `2/sqrt(pi) e^(-x^2)`.
+    ///
+    /// ```
+    /// use wengert_tape::Tape;
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.var(0.0);
+    /// let y = x.erf();
+    /// assert_eq!((y.value(), tape.backward(y).wrt(x)), (0.0, std::f64::consts::FRAC_2_SQRT_PI));
+    /// ```
+    #[track_caller]
+    #[inline]
+    pub fn erf(self) -> Self {
+        unary(Unary::Erf, &[], self)
+    }
+
+    /// `x` limited to `[lo, hi]`, elementwise. Derivative 1 inside `[lo, hi]` (its ends
+    /// included, as PyTorch does) and 0 outside.
+    ///
+    /// # Panics
+    ///
+    /// If `lo > hi` or either is NaN.
+    ///
+    /// ```
+    /// use wengert_tape::{Tape, Tensor};
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.var(&Tensor::from_slice(&[-2.0, 0.5, 3.0]));
+    /// let y = x.clamp(-1.0, 1.0);
+    /// assert_eq!(&*y.values(), &[-1.0, 0.5, 1.0]);
+    /// assert_eq!(tape.backward(y.sum()).wrt_slice(x), &[0.0, 1.0, 0.0]);
+    /// ```
+    #[track_caller]
+    #[inline]
+    pub fn clamp(self, lo: T, hi: T) -> Self {
+        assert!(lo <= hi, "clamp: the lower bound {lo} is above the upper bound {hi}, on {}", self.shape());
+        unary(Unary::Clamp, &[lo, hi], self)
     }
 
     /// The square root, elementwise. Derivative `1 / (2 sqrt x)` (read from the output).

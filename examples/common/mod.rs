@@ -114,7 +114,7 @@ fn usage(message: impl Into<String>) -> Box<dyn Error> {
 fn load(paths: &[PathBuf]) -> Result<Dataset, Box<dyn Error>> {
     let mut dataset = match paths {
         [csv] => data::load_csv(csv, 10)?,
-        [images, labels] => data::load_idx(images, labels)?,
+        [images, labels] => data::load_idx(images, labels, 10)?,
         _ => return Err(usage("--data takes one CSV file or an IDX pair IMAGES,LABELS")),
     };
     let largest = dataset.features().data().iter().fold(0.0_f32, |m, &x| m.max(x));

@@ -20,7 +20,7 @@ impl<T: Real> Checkpoint<T> {
     /// ```
     /// use wengert_nn::checkpoint::{Checkpoint, CheckpointError};
     /// use wengert_tape::{Shape, Tensor};
-    /// let mut checkpoint = Checkpoint::new();
+    /// let mut checkpoint = Checkpoint::<f32>::new();
     /// checkpoint.insert("adam.m.0", Tensor::zeros(Shape::vector(100)));
     /// checkpoint.insert_counter("adam.step", 3);
     /// assert_eq!(checkpoint.expect_tensor("adam.m.0", Shape::vector(100))?.len(), 100);

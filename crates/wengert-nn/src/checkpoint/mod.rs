@@ -46,6 +46,7 @@ mod codec;
 mod entries;
 mod error;
 mod metadata;
+pub(crate) mod model;
 mod training;
 
 pub use atomic::write_atomically;

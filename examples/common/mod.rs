@@ -110,11 +110,14 @@ fn usage(message: impl Into<String>) -> Box<dyn Error> {
     Box::new(UsageError(message.into()))
 }
 
+/// The classes both examples classify: the digits 0 to 9.
+const CLASSES: usize = 10;
+
 /// Loads the data named by `--data`, scaled to [0, 1] by its largest value.
 fn load(paths: &[PathBuf]) -> Result<Dataset, Box<dyn Error>> {
     let mut dataset = match paths {
-        [csv] => data::load_csv(csv, 10)?,
-        [images, labels] => data::load_idx(images, labels)?,
+        [csv] => data::load_csv(csv, CLASSES)?,
+        [images, labels] => data::load_idx(images, labels, CLASSES)?,
         _ => return Err(usage("--data takes one CSV file or an IDX pair IMAGES,LABELS")),
     };
     let largest = dataset.features().data().iter().fold(0.0_f32, |m, &x| m.max(x));
@@ -148,14 +151,8 @@ fn save_checkpoint(
     epoch: usize,
     settings: &[(&'static str, String)],
 ) -> Result<(), Box<dyn Error>> {
-    let mut checkpoint = Checkpoint::new();
-    for (name, tensor) in model.parameter_names().into_iter().zip(model.parameters()) {
-        checkpoint.insert(name, tensor.clone());
-    }
-    for (name, tensor) in optimizer.state() {
-        checkpoint.insert(name, tensor);
-    }
-    checkpoint.set_metadata("format", "wengert-mlp-checkpoint-v1");
+    let mut checkpoint = Checkpoint::from_training(model, optimizer);
+    checkpoint.set_metadata("format", "wengert-mlp-checkpoint-v2");
     checkpoint.set_metadata("epoch", epoch);
     for (key, value) in settings {
         checkpoint.set_metadata(*key, value);
@@ -164,7 +161,8 @@ fn save_checkpoint(
     Ok(())
 }
 
-/// Restores model and optimiser from `path`; returns the epoch it had finished.
+/// Restores model and optimiser from `path`, every tensor checked against the model;
+/// returns the epoch it had finished.
 fn resume(
     path: &Path,
     model: &mut Mlp<f32>,
@@ -181,13 +179,7 @@ fn resume(
             )));
         }
     }
-    let names = model.parameter_names();
-    for (name, tensor) in names.iter().zip(model.parameters_mut()) {
-        checkpoint.restore(name, tensor)?;
-    }
-    optimizer
-        .load_state(&|name| checkpoint.get(name).cloned())
-        .map_err(|message| usage(format!("{}: {message}", path.display())))?;
+    checkpoint.restore_training(model, optimizer)?;
     Ok(checkpoint.metadata_parse::<usize>("epoch")?)
 }
 

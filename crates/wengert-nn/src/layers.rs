@@ -1,9 +1,12 @@
 //! Layers that own their parameters as plain tensors and put them on a tape for a step:
-//! [`Linear`] (`Z = X W + b`) and [`Mlp`], a stack of them with one hidden activation.
+//! [`Linear`] (`Z = X W + b`) and [`Mlp`], a stack of them with one hidden activation, which
+//! saves to and loads from a safetensors file ([`Mlp::save`], [`Mlp::load`]).
 
+use crate::checkpoint::CheckpointError;
 use crate::init::Init;
 use rand::Rng;
 use smallvec::SmallVec;
+use std::path::Path;
 use wengert_tape::{Real, Shape, Tape, Tensor, Var};
 
 /// An elementwise activation between layers.
@@ -240,5 +243,81 @@ impl<T: Real> Mlp<T> {
     /// The number of trainable numbers.
     pub fn parameter_count(&self) -> usize {
         self.parameters().map(Tensor::len).sum()
+    }
+
+    /// Writes the model to `path` as a safetensors file in wengert's own layout, replacing
+    /// the file atomically (a temporary file beside it, synced, then renamed over it: a
+    /// failed save leaves the old file whole).
+    ///
+    /// The layout: for each layer `l`, `layer<l>.weight` with shape `[in, out]` (wengert's
+    /// `Z = X W + b`, so the transpose of PyTorch's `nn.Linear.weight`, which is
+    /// `[out, in]`) and `layer<l>.bias` with shape `[out]`, of dtype `F32` or `F64` as `T`;
+    /// metadata `format` = `wengert-mlp-v1`, `sizes` (such as `784-256-10`) and
+    /// `activation` (the hidden one, such as `relu`). [`Mlp::load`] reads it back.
+    ///
+    /// # Errors
+    ///
+    /// [`CheckpointError::Io`] naming `path` if it cannot be written (a missing directory,
+    /// a full disk).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rand::SeedableRng;
+    /// use wengert_nn::{Activation, Mlp};
+    /// # fn main() -> Result<(), wengert_nn::checkpoint::CheckpointError> {
+    /// # let dir = tempfile::tempdir().expect("temporary directory");
+    /// let path = dir.path().join("model.safetensors");
+    /// let mlp = Mlp::<f32>::new(&[4, 8, 3], Activation::Tanh, &mut rand_chacha::ChaCha8Rng::seed_from_u64(1));
+    /// mlp.save(&path)?;
+    /// let loaded = Mlp::<f32>::load(&path)?;
+    /// assert_eq!(loaded, mlp);
+    /// assert_eq!(loaded.layers[0].weight.shape().to_string(), "[4 x 8]"); // [in x out]
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), CheckpointError> {
+        crate::checkpoint::model::save_mlp(self, path.as_ref())
+    }
+
+    /// Reads a model written by [`Mlp::save`] (the layout is described there): sizes and
+    /// activation from the metadata, and every tensor checked against them before the model
+    /// is built.
+    ///
+    /// # Errors
+    ///
+    /// A [`CheckpointError`] naming `path` and the field or tensor: `Io`, `Format`,
+    /// `DtypeMismatch` (such as an `f64` file read as `Mlp<f32>`) as for
+    /// [`Checkpoint::load`](crate::checkpoint::Checkpoint::load); `MissingMetadata` or
+    /// `BadMetadata` for a `format` that is not `wengert-mlp-v1` (a training checkpoint,
+    /// say), unreadable `sizes` or an unknown `activation`; `MissingTensor` or
+    /// `ShapeMismatch` for a layer's weight or bias absent or not of the shape the sizes
+    /// give; `UnexpectedTensor` for any other tensor.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wengert_nn::checkpoint::{Checkpoint, CheckpointError};
+    /// use wengert_nn::Mlp;
+    /// use wengert_tape::Tensor;
+    /// # fn main() -> Result<(), CheckpointError> {
+    /// # let dir = tempfile::tempdir().expect("temporary directory");
+    /// let path = dir.path().join("model.safetensors");
+    /// // A 2-1 model whose weight is stored [out, in] = [1 x 2], as PyTorch would.
+    /// let mut file = Checkpoint::new();
+    /// file.insert("layer0.weight", Tensor::from_rows(&[[0.5_f32, -0.5]]));
+    /// file.insert("layer0.bias", Tensor::from_slice(&[0.0]));
+    /// file.set_metadata("format", "wengert-mlp-v1");
+    /// file.set_metadata("sizes", "2-1");
+    /// file.set_metadata("activation", "relu");
+    /// file.save(&path)?;
+    /// let error = Mlp::<f32>::load(&path).unwrap_err();
+    /// assert!(matches!(error, CheckpointError::ShapeMismatch { ref name, .. } if name == "layer0.weight"));
+    /// assert!(error.to_string().ends_with("tensor `layer0.weight` is [1 x 2], the model expects [2 x 1]"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, CheckpointError> {
+        crate::checkpoint::model::load_mlp(path.as_ref())
     }
 }

@@ -4,10 +4,16 @@
 //! A step is [`Optimizer::begin_step`], then [`Optimizer::update`] once per parameter, in a
 //! fixed order (the index names the parameter, so per-parameter state stays with it). State
 //! buffers are allocated at the first step and reused afterwards.
+//!
+//! State goes into a [`Checkpoint`] and comes back checked: each buffer is stored with its
+//! parameter's shape under `<optimiser>.<buffer>.<index>` (`adam.m.0`), counters as
+//! integers (`adam.step`), and [`Optimizer::load_state`] refuses a missing, misshapen,
+//! mistyped or stray entry with a [`CheckpointError`] naming the file and the entry.
 
+use crate::checkpoint::{Checkpoint, CheckpointError};
 use wengert_tape::{Real, Shape, Tensor};
 
-/// Updates parameters in place from gradients.
+/// Updates parameters in place from gradients, and saves and restores its state.
 pub trait Optimizer<T: Real> {
     /// Starts a step (Adam counts steps here).
     fn begin_step(&mut self) {}
@@ -16,15 +22,34 @@ pub trait Optimizer<T: Real> {
     /// (1, or the factor of [`clip_scale`]).
     fn update(&mut self, index: usize, parameter: &mut [T], gradient: &[T], gradient_scale: T);
 
-    /// The optimiser's state as named tensors, for a checkpoint.
-    fn state(&self) -> Vec<(String, Tensor<T>)>;
+    /// The names of the checkpoint entries [`Optimizer::save_state`] writes for
+    /// `parameters` parameters, in any order; restoring refuses any other entry.
+    fn state_names(&self, parameters: usize) -> Vec<String>;
 
-    /// Restores the state from named tensors as [`Optimizer::state`] wrote them.
+    /// Writes the state kept for parameters of shapes `parameters` into `checkpoint`, each
+    /// buffer with its parameter's shape. A buffer not yet made (no step taken) is written
+    /// as the zeros it would start from, so every checkpoint holds the same entries.
+    ///
+    /// # Panics
+    ///
+    /// If a buffer's size is not its parameter's (the optimiser stepped another model).
+    fn save_state(&self, parameters: &[Shape], checkpoint: &mut Checkpoint<T>);
+
+    /// Restores the state [`Optimizer::save_state`] wrote for parameters of shapes
+    /// `parameters`, after checking every entry: on an error the state is unchanged.
+    ///
+    /// A buffer stored flat, as a vector of its parameter's size, also loads (the layout of
+    /// earlier checkpoints), and so does a counter stored as a whole float scalar.
     ///
     /// # Errors
     ///
-    /// If an expected tensor is missing or has an unexpected shape; the message names it.
-    fn load_state(&mut self, tensors: &dyn Fn(&str) -> Option<Tensor<T>>) -> Result<(), String>;
+    /// [`CheckpointError::MissingTensor`], [`CheckpointError::ShapeMismatch`] (a buffer whose
+    /// shape is not its parameter's), [`CheckpointError::DtypeMismatch`] (a counter where a
+    /// buffer belongs), [`CheckpointError::BadCounter`], and
+    /// [`CheckpointError::UnexpectedTensor`] for an entry under this optimiser's prefix that
+    /// it does not keep (a buffer for a parameter the model lacks, say); each names the file
+    /// and the entry.
+    fn load_state(&mut self, checkpoint: &Checkpoint<T>, parameters: &[Shape]) -> Result<(), CheckpointError>;
 }
 
 /// The scale that brings the gradients' global L2 norm down to `max_norm` (1 if it already
@@ -90,32 +115,60 @@ fn buffer<T: Real>(buffers: &mut Vec<Vec<T>>, index: usize, len: usize) -> &mut 
     &mut buffers[index]
 }
 
-/// Loads `name` into `buffers[index]`, or reports what is wrong with it.
-fn load_buffer<T: Real>(
-    buffers: &mut Vec<Vec<T>>,
-    index: usize,
-    name: &str,
-    tensors: &dyn Fn(&str) -> Option<Tensor<T>>,
-) -> Result<(), String> {
-    let tensor = tensors(name).ok_or_else(|| format!("optimiser state '{name}' is missing"))?;
-    if buffers.len() <= index {
-        buffers.resize_with(index + 1, Vec::new);
-    }
-    buffers[index] = tensor.into_data();
-    Ok(())
+/// `prefix.0`, `prefix.1`, ...: the names of one buffer per parameter.
+fn buffer_names(prefix: &str, parameters: usize) -> impl Iterator<Item = String> + '_ {
+    (0..parameters).map(move |index| format!("{prefix}.{index}"))
 }
 
-fn buffers_state<T: Real>(prefix: &str, buffers: &[Vec<T>]) -> Vec<(String, Tensor<T>)> {
-    buffers
-        .iter()
-        .enumerate()
-        .map(|(i, b)| (format!("{prefix}.{i}"), Tensor::new(Shape::vector(b.len()), b.clone())))
+/// Writes `buffers` (one per parameter, zeros where not yet made) under `prefix.<index>`,
+/// each with its parameter's shape.
+#[track_caller]
+fn save_buffers<T: Real>(
+    who: &str,
+    prefix: &str,
+    buffers: &[Vec<T>],
+    parameters: &[Shape],
+    checkpoint: &mut Checkpoint<T>,
+) {
+    for (index, (name, &shape)) in buffer_names(prefix, parameters.len()).zip(parameters).enumerate() {
+        let data = match buffers.get(index) {
+            Some(buffer) if !buffer.is_empty() => {
+                assert!(
+                    buffer.len() == shape.numel(),
+                    "{who}::save_state: buffer `{name}` holds {} numbers, its parameter is {shape}",
+                    buffer.len()
+                );
+                buffer.clone()
+            }
+            _ => vec![T::zero(); shape.numel()],
+        };
+        checkpoint.insert(name, Tensor::new(shape, data));
+    }
+}
+
+/// Reads one buffer per parameter from `prefix.<index>`, each checked against its
+/// parameter's shape (or, as earlier checkpoints stored it, a vector of its size).
+fn load_buffers<T: Real>(
+    prefix: &str,
+    parameters: &[Shape],
+    checkpoint: &Checkpoint<T>,
+) -> Result<Vec<Vec<T>>, CheckpointError> {
+    buffer_names(prefix, parameters.len())
+        .zip(parameters)
+        .map(|(name, &shape)| {
+            let flat = checkpoint.get(&name).filter(|t| t.shape().rank() == 1 && t.len() == shape.numel());
+            let tensor = match flat {
+                Some(tensor) => tensor,
+                None => checkpoint.expect_tensor(&name, shape)?,
+            };
+            Ok(tensor.data().to_vec())
+        })
         .collect()
 }
 
-/// How many state buffers a checkpoint holds under `prefix` (they are numbered from 0).
-fn count_buffers<T>(prefix: &str, tensors: &dyn Fn(&str) -> Option<Tensor<T>>) -> usize {
-    (0..).take_while(|i| tensors(&format!("{prefix}.{i}")).is_some()).count()
+/// Refuses an entry under `prefix` (such as `adam.`) that is not one of `names`.
+fn refuse_strays<T: Real>(checkpoint: &Checkpoint<T>, prefix: &str, names: &[String]) -> Result<(), CheckpointError> {
+    checkpoint.refuse_unexpected(|name| !name.starts_with(prefix) || names.iter().any(|n| n == name))
 }
 
 impl<T: Real> Optimizer<T> for Sgd<T> {
@@ -135,15 +188,26 @@ impl<T: Real> Optimizer<T> for Sgd<T> {
         }
     }
 
-    fn state(&self) -> Vec<(String, Tensor<T>)> {
-        buffers_state("sgd.velocity", &self.velocity)
+    /// `sgd.velocity.<index>` per parameter with momentum; nothing for plain SGD.
+    fn state_names(&self, parameters: usize) -> Vec<String> {
+        if self.momentum == T::zero() {
+            return Vec::new();
+        }
+        buffer_names("sgd.velocity", parameters).collect()
     }
 
-    fn load_state(&mut self, tensors: &dyn Fn(&str) -> Option<Tensor<T>>) -> Result<(), String> {
-        self.velocity.clear();
-        for index in 0..count_buffers("sgd.velocity", tensors) {
-            load_buffer(&mut self.velocity, index, &format!("sgd.velocity.{index}"), tensors)?;
+    #[track_caller]
+    fn save_state(&self, parameters: &[Shape], checkpoint: &mut Checkpoint<T>) {
+        if self.momentum != T::zero() {
+            save_buffers("Sgd", "sgd.velocity", &self.velocity, parameters, checkpoint);
         }
+    }
+
+    fn load_state(&mut self, checkpoint: &Checkpoint<T>, parameters: &[Shape]) -> Result<(), CheckpointError> {
+        let velocity =
+            if self.momentum == T::zero() { Vec::new() } else { load_buffers("sgd.velocity", parameters, checkpoint)? };
+        refuse_strays(checkpoint, "sgd.", &self.state_names(parameters.len()))?;
+        self.velocity = velocity;
         Ok(())
     }
 }
@@ -215,29 +279,28 @@ impl<T: Real> Optimizer<T> for Adam<T> {
         }
     }
 
-    fn state(&self) -> Vec<(String, Tensor<T>)> {
-        let mut state = buffers_state("adam.m", &self.first_moment);
-        state.extend(buffers_state("adam.v", &self.second_moment));
-        // The step count as a float: exact up to 2^24 steps in f32, 2^53 in f64.
-        state.push(("adam.step".to_string(), Tensor::scalar(T::lit(self.step as f64))));
-        state
+    /// `adam.m.<index>` and `adam.v.<index>` per parameter, and `adam.step`.
+    fn state_names(&self, parameters: usize) -> Vec<String> {
+        let mut names: Vec<String> =
+            buffer_names("adam.m", parameters).chain(buffer_names("adam.v", parameters)).collect();
+        names.push("adam.step".to_string());
+        names
     }
 
-    fn load_state(&mut self, tensors: &dyn Fn(&str) -> Option<Tensor<T>>) -> Result<(), String> {
-        let step = tensors("adam.step").ok_or("optimiser state 'adam.step' is missing")?;
-        let step = step
-            .data()
-            .first()
-            .copied()
-            .and_then(|s| s.to_u64())
-            .ok_or("optimiser state 'adam.step' is not a count")?;
-        self.step = step;
-        self.first_moment.clear();
-        self.second_moment.clear();
-        for index in 0..count_buffers("adam.m", tensors) {
-            load_buffer(&mut self.first_moment, index, &format!("adam.m.{index}"), tensors)?;
-            load_buffer(&mut self.second_moment, index, &format!("adam.v.{index}"), tensors)?;
-        }
+    #[track_caller]
+    fn save_state(&self, parameters: &[Shape], checkpoint: &mut Checkpoint<T>) {
+        save_buffers("Adam", "adam.m", &self.first_moment, parameters, checkpoint);
+        save_buffers("Adam", "adam.v", &self.second_moment, parameters, checkpoint);
+        // An integer: a float would stop counting exactly after 2^24 steps in f32.
+        checkpoint.insert_counter("adam.step", self.step);
+    }
+
+    fn load_state(&mut self, checkpoint: &Checkpoint<T>, parameters: &[Shape]) -> Result<(), CheckpointError> {
+        let step = checkpoint.expect_counter("adam.step")?;
+        let first_moment = load_buffers("adam.m", parameters, checkpoint)?;
+        let second_moment = load_buffers("adam.v", parameters, checkpoint)?;
+        refuse_strays(checkpoint, "adam.", &self.state_names(parameters.len()))?;
+        (self.step, self.first_moment, self.second_moment) = (step, first_moment, second_moment);
         Ok(())
     }
 }

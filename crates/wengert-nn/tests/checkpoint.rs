@@ -1,7 +1,7 @@
-//! Checkpoints round-trip f32 and f64 tensors (scalars, vectors, matrices) and metadata bit
-//! for bit through safetensors files; bad files (empty, garbage, truncated at every length,
-//! wrong dtype, rank 3, oversized offsets) and bad requests (missing or misshapen tensors,
-//! missing or non-numeric metadata) are typed errors naming the file and the tensor or
+//! Checkpoints round-trip f32 and f64 tensors (scalars, vectors, matrices), integer
+//! counters (as I64 scalars) and metadata bit for bit through safetensors files; bad files (empty, garbage, truncated at every length,
+//! wrong dtype, rank 3, oversized offsets, negative counters) and bad requests (missing or
+//! misshapen tensors, missing or non-numeric metadata) are typed errors naming the file and the tensor or
 //! field, never panics; a failed save leaves the previous checkpoint intact and no
 //! temporary file. No backpropagation formula is involved: this is file handling only.
 
@@ -198,6 +198,83 @@ fn foreign_dtype_is_named_in_lower_case() -> TestResult {
         "{error:?}"
     );
     Ok(())
+}
+
+#[test]
+fn counters_are_i64_scalars_in_the_file_and_exact_past_two_to_the_53() -> TestResult {
+    let mut checkpoint = Checkpoint::<f32>::new();
+    checkpoint.insert("w", Tensor::from_slice(&[1.0, 2.0]));
+    let big = (1_u64 << 53) + 1; // no float holds it
+    checkpoint.insert_counter("adam.step", big);
+    let bytes = checkpoint.to_bytes()?;
+    let file = SafeTensors::deserialize(&bytes)?;
+    let step = file.tensor("adam.step")?;
+    assert_eq!((step.dtype(), step.shape().len()), (Dtype::I64, 0));
+    assert_eq!(step.data(), &(big as i64).to_le_bytes());
+    let loaded = Checkpoint::<f32>::from_bytes(&bytes, "c.safetensors")?;
+    assert_eq!(loaded.counter("adam.step"), Some(big));
+    assert_eq!(loaded.names().collect::<Vec<_>>(), ["adam.step", "w"]);
+    assert!(loaded.get("adam.step").is_none());
+    Ok(())
+}
+
+#[test]
+fn integer_scalars_written_by_safetensors_load_as_counters() -> TestResult {
+    let (signed, unsigned) = (7_i64.to_le_bytes(), u64::MAX.to_le_bytes());
+    let bytes = safetensors::serialize(
+        [("a", TensorView::new(Dtype::I64, vec![], &signed)?), ("b", TensorView::new(Dtype::U64, vec![], &unsigned)?)],
+        &None,
+    )?;
+    let checkpoint = Checkpoint::<f64>::from_bytes(&bytes, "ints.safetensors")?;
+    assert_eq!((checkpoint.counter("a"), checkpoint.counter("b")), (Some(7), Some(u64::MAX)));
+    Ok(())
+}
+
+#[test]
+fn a_negative_counter_is_refused_when_read() -> TestResult {
+    let minus = (-1_i64).to_le_bytes();
+    let bytes = safetensors::serialize([("adam.step", TensorView::new(Dtype::I64, vec![], &minus)?)], &None)?;
+    let error = Checkpoint::<f32>::from_bytes(&bytes, "neg.safetensors").unwrap_err();
+    assert!(
+        matches!(&error, CheckpointError::BadCounter { name, value, .. } if name == "adam.step" && value == "-1"),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "checkpoint neg.safetensors: counter `adam.step` = -1 is not a count (a whole number from 0)"
+    );
+    Ok(())
+}
+
+#[test]
+fn an_integer_tensor_that_is_not_a_scalar_is_a_dtype_mismatch() -> TestResult {
+    let data = [0_u8; 16];
+    let bytes = safetensors::serialize([("ids", TensorView::new(Dtype::I64, vec![2], &data)?)], &None)?;
+    let error = Checkpoint::<f32>::from_bytes(&bytes, "ids.safetensors").unwrap_err();
+    assert!(
+        matches!(&error, CheckpointError::DtypeMismatch { name, expected: "f32", found, .. } if name == "ids" && found == "i64"),
+        "{error:?}"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_counter_past_i64_is_refused_on_save_naming_it() {
+    let mut checkpoint = Checkpoint::<f64>::new();
+    checkpoint.insert_counter("steps", u64::MAX);
+    let error = checkpoint.to_bytes().unwrap_err();
+    assert!(matches!(&error, CheckpointError::Format { message, .. } if message.contains("`steps`")), "{error:?}");
+}
+
+#[test]
+fn a_name_holds_a_tensor_or_a_counter_not_both() {
+    let mut checkpoint = Checkpoint::<f32>::new();
+    checkpoint.insert("x", Tensor::scalar(1.0));
+    assert_eq!(checkpoint.insert_counter("x", 5), None);
+    assert!(checkpoint.get("x").is_none());
+    assert!(checkpoint.insert("x", Tensor::scalar(2.0)).is_none());
+    assert_eq!(checkpoint.counter("x"), None);
+    assert_eq!(checkpoint.len(), 1);
 }
 
 #[test]

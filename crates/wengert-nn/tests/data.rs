@@ -4,8 +4,8 @@
 //! from a seed; train/test splits are disjoint, complete and reproducible, and a stratified
 //! split keeps each class within 1 of its proportion; the CSV and IDX loaders round-trip
 //! small files written here (plain and gzipped, gzip recognised by its magic bytes), and
-//! every kind of bad file is a typed error naming the file and the line or field, never a
-//! panic. No backpropagation formula is involved: this is data handling only.
+//! every kind of bad file is a typed error naming the file and the line, record or field,
+//! never a panic; both loaders refuse a label outside `0..classes` alike. No backpropagation formula is involved: this is data handling only.
 
 use flate2::write::GzEncoder;
 use flate2::Compression;
@@ -15,7 +15,10 @@ use rand_chacha::ChaCha8Rng;
 use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use wengert_nn::data::{load_csv, load_idx, split_shuffled, split_stratified, Batcher, DataError, Dataset, TestSize};
+use wengert_nn::data::{
+    class_index, load_csv, load_idx, split_shuffled, split_stratified, Batcher, DataError, Dataset, InvalidLabel,
+    Position, TestSize,
+};
 use wengert_tape::{Shape, Tensor};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -600,7 +603,7 @@ fn label_outside_zero_to_nine_is_out_of_range() -> TestResult {
     let path = write(dir.path(), "labels.csv", b"1,2,9\n3,4,10\n");
     let error = load_csv(&path, 10).expect_err("label 10 with 10 classes");
     assert!(
-        matches!(error, DataError::LabelOutOfRange { line: 2, label, classes: 10, .. } if label == 10.0),
+        matches!(error, DataError::LabelOutOfRange { at: Position::Line(2), label, classes: 10, .. } if label == 10.0),
         "{error:?}"
     );
     assert_eq!(
@@ -614,7 +617,10 @@ fn label_outside_zero_to_nine_is_out_of_range() -> TestResult {
 fn negative_label_is_out_of_range() -> TestResult {
     let dir = tempfile::tempdir()?;
     let error = load_csv(write(dir.path(), "negative.csv", b"1,2,-1\n"), 10).expect_err("label -1");
-    assert!(matches!(error, DataError::LabelOutOfRange { line: 1, label, .. } if label == -1.0), "{error:?}");
+    assert!(
+        matches!(error, DataError::LabelOutOfRange { at: Position::Line(1), label, .. } if label == -1.0),
+        "{error:?}"
+    );
     Ok(())
 }
 
@@ -623,7 +629,10 @@ fn non_integer_label_is_rejected() -> TestResult {
     let dir = tempfile::tempdir()?;
     let path = write(dir.path(), "half.csv", b"1,2,3\n4,5,2.5\n");
     let error = load_csv(&path, 10).expect_err("label 2.5");
-    assert!(matches!(&error, DataError::LabelNotAnInteger { line: 2, text, .. } if text == "2.5"), "{error:?}");
+    assert!(
+        matches!(&error, DataError::LabelNotAnInteger { at: Position::Line(2), text, .. } if text == "2.5"),
+        "{error:?}"
+    );
     assert_eq!(error.to_string(), format!("{} line 2: label \"2.5\" is not a whole number", path.display()));
     Ok(())
 }
@@ -685,7 +694,7 @@ fn idx_round_trip_gives_pixels_row_by_row_and_labels() -> TestResult {
     let dir = tempfile::tempdir()?;
     let (images, labels) = small_idx_pair();
     let data =
-        load_idx(write(dir.path(), "images-idx3-ubyte", &images), write(dir.path(), "labels-idx1-ubyte", &labels))?;
+        load_idx(write(dir.path(), "images-idx3-ubyte", &images), write(dir.path(), "labels-idx1-ubyte", &labels), 10)?;
     assert_small_idx(&data);
     Ok(())
 }
@@ -696,9 +705,9 @@ fn gzipped_idx_round_trip_gives_the_same_data() -> TestResult {
     let (images, labels) = small_idx_pair();
     let gz_images = write(dir.path(), "images-idx3-ubyte.gz", &gzip(&images));
     let gz_labels = write(dir.path(), "labels-idx1-ubyte.gz", &gzip(&labels));
-    assert_small_idx(&load_idx(&gz_images, &gz_labels)?);
+    assert_small_idx(&load_idx(&gz_images, &gz_labels, 10)?);
     // One compressed, one not.
-    assert_small_idx(&load_idx(&gz_images, write(dir.path(), "labels", &labels))?);
+    assert_small_idx(&load_idx(&gz_images, write(dir.path(), "labels", &labels), 10)?);
     Ok(())
 }
 
@@ -707,7 +716,7 @@ fn idx_pixels_scale_to_the_unit_interval() -> TestResult {
     let dir = tempfile::tempdir()?;
     let images = write(dir.path(), "images", &idx_images(1, 1, 3, &[0, 255, 51]));
     let labels = write(dir.path(), "labels", &idx_labels(1, &[4]));
-    let mut data = load_idx(images, labels)?;
+    let mut data = load_idx(images, labels, 10)?;
     data.scale(1.0 / 255.0);
     let expected = [0.0_f32, 1.0, 0.2];
     for (&got, &want) in data.features().data().iter().zip(&expected) {
@@ -725,7 +734,7 @@ fn idx_images_with_a_wrong_magic_number_is_bad_magic() -> TestResult {
     let (mut images, labels) = small_idx_pair();
     images[3] = 0x02; // 2 dimensions instead of 3
     let images = write(dir.path(), "images", &images);
-    let error = load_idx(&images, write(dir.path(), "labels", &labels)).expect_err("magic 0x802");
+    let error = load_idx(&images, write(dir.path(), "labels", &labels), 10).expect_err("magic 0x802");
     assert!(
         matches!(&error, DataError::BadMagic { path, expected: 0x803, found: 0x802, .. } if *path == images),
         "{error:?}"
@@ -743,7 +752,7 @@ fn idx_labels_with_a_wrong_magic_number_is_bad_magic() -> TestResult {
     let (images, mut labels) = small_idx_pair();
     labels[2] = 0x0d; // f32 instead of u8
     let labels = write(dir.path(), "labels", &labels);
-    let error = load_idx(write(dir.path(), "images", &images), &labels).expect_err("magic 0xd01");
+    let error = load_idx(write(dir.path(), "images", &images), &labels, 10).expect_err("magic 0xd01");
     assert!(
         matches!(&error, DataError::BadMagic { path, expected: 0x801, found: 0xd01, .. } if *path == labels),
         "{error:?}"
@@ -755,7 +764,7 @@ fn idx_labels_with_a_wrong_magic_number_is_bad_magic() -> TestResult {
 fn idx_files_swapped_are_bad_magic() -> TestResult {
     let dir = tempfile::tempdir()?;
     let (images, labels) = small_idx_pair();
-    let error = load_idx(write(dir.path(), "labels", &labels), write(dir.path(), "images", &images))
+    let error = load_idx(write(dir.path(), "labels", &labels), write(dir.path(), "images", &images), 10)
         .expect_err("labels given as images");
     assert!(matches!(error, DataError::BadMagic { expected: 0x803, found: 0x801, .. }), "{error:?}");
     Ok(())
@@ -767,7 +776,7 @@ fn idx_images_shorter_than_the_header_promises_is_a_short_read_of_pixels() -> Te
     // The header promises 4 images of 2 x 2 (16 pixel bytes) but 12 are present.
     let pixels: Vec<u8> = (0..12).collect();
     let images = write(dir.path(), "images", &idx_images(4, 2, 2, &pixels));
-    let error = load_idx(&images, write(dir.path(), "labels", &idx_labels(4, &[0, 1, 2, 3]))).expect_err("short");
+    let error = load_idx(&images, write(dir.path(), "labels", &idx_labels(4, &[0, 1, 2, 3])), 10).expect_err("short");
     assert!(
         matches!(&error, DataError::ShortRead { path, field: "pixels", expected: 32, found: 28 } if *path == images),
         "{error:?}"
@@ -781,7 +790,7 @@ fn idx_labels_shorter_than_the_header_promises_is_a_short_read_of_labels() -> Te
     let dir = tempfile::tempdir()?;
     let (images, _) = small_idx_pair();
     let labels = write(dir.path(), "labels", &idx_labels(3, &[7, 0]));
-    let error = load_idx(write(dir.path(), "images", &images), &labels).expect_err("2 of 3 labels");
+    let error = load_idx(write(dir.path(), "images", &images), &labels, 10).expect_err("2 of 3 labels");
     assert!(matches!(error, DataError::ShortRead { field: "labels", expected: 11, found: 10, .. }), "{error:?}");
     Ok(())
 }
@@ -794,7 +803,7 @@ fn idx_header_cut_inside_a_field_names_that_field() -> TestResult {
     // Cut after 2, 6, 10 and 14 bytes: inside magic, count, rows and cols.
     for (cut, field, expected) in [(2, "magic", 4), (6, "count", 8), (10, "rows", 12), (14, "cols", 16)] {
         let images = write(dir.path(), "images", &images[..cut]);
-        let error = load_idx(&images, &labels).expect_err("a cut header");
+        let error = load_idx(&images, &labels, 10).expect_err("a cut header");
         assert!(
             matches!(&error, DataError::ShortRead { field: f, expected: e, found, .. }
                 if *f == field && *e == expected && *found == cut as u64),
@@ -809,7 +818,7 @@ fn idx_header_promising_huge_sizes_is_a_short_read_without_allocating() -> TestR
     let dir = tempfile::tempdir()?;
     let images = write(dir.path(), "images", &idx_images(u32::MAX, u32::MAX, u32::MAX, &[1, 2, 3]));
     let labels = write(dir.path(), "labels", &idx_labels(u32::MAX, &[1]));
-    let error = load_idx(&images, &labels).expect_err("a lying header");
+    let error = load_idx(&images, &labels, 10).expect_err("a lying header");
     assert!(matches!(error, DataError::ShortRead { field: "pixels", found: 19, .. }), "{error:?}");
     Ok(())
 }
@@ -820,7 +829,7 @@ fn idx_count_mismatch_between_images_and_labels_names_both_files() -> TestResult
     let (images, _) = small_idx_pair();
     let images = write(dir.path(), "images", &images);
     let labels = write(dir.path(), "labels", &idx_labels(2, &[7, 0]));
-    let error = load_idx(&images, &labels).expect_err("3 images, 2 labels");
+    let error = load_idx(&images, &labels, 10).expect_err("3 images, 2 labels");
     assert!(matches!(error, DataError::CountMismatch { images: 3, labels: 2, .. }), "{error:?}");
     assert_eq!(
         error.to_string(),
@@ -836,13 +845,13 @@ fn idx_trailing_bytes_after_the_promised_data_are_rejected() -> TestResult {
     let good_labels = write(dir.path(), "good-labels", &labels);
     images.extend_from_slice(&[0, 0]);
     let long_images = write(dir.path(), "images", &images);
-    let error = load_idx(&long_images, &good_labels).expect_err("2 extra image bytes");
+    let error = load_idx(&long_images, &good_labels, 10).expect_err("2 extra image bytes");
     assert!(matches!(error, DataError::TrailingBytes { expected: 28, extra: 2, .. }), "{error:?}");
     assert_eq!(error.to_string(), format!("{}: 2 bytes after the 28 the header promises", long_images.display()));
 
     images.truncate(images.len() - 2);
     labels.push(5);
-    let error = load_idx(write(dir.path(), "good-images", &images), write(dir.path(), "labels", &labels))
+    let error = load_idx(write(dir.path(), "good-images", &images), write(dir.path(), "labels", &labels), 10)
         .expect_err("1 extra label byte");
     assert!(matches!(error, DataError::TrailingBytes { expected: 11, extra: 1, .. }), "{error:?}");
     Ok(())
@@ -853,10 +862,10 @@ fn idx_empty_file_and_zero_count_are_empty_errors() -> TestResult {
     let dir = tempfile::tempdir()?;
     let (_, labels) = small_idx_pair();
     let empty = write(dir.path(), "empty", b"");
-    let error = load_idx(&empty, write(dir.path(), "labels", &labels)).expect_err("empty images file");
+    let error = load_idx(&empty, write(dir.path(), "labels", &labels), 10).expect_err("empty images file");
     assert!(matches!(&error, DataError::Empty { path } if *path == empty), "{error:?}");
     let images = write(dir.path(), "zero-images", &idx_images(0, 28, 28, &[]));
-    let error = load_idx(&images, write(dir.path(), "zero-labels", &idx_labels(0, &[]))).expect_err("no samples");
+    let error = load_idx(&images, write(dir.path(), "zero-labels", &idx_labels(0, &[])), 10).expect_err("no samples");
     assert!(matches!(&error, DataError::Empty { path } if *path == images), "{error:?}");
     Ok(())
 }
@@ -867,9 +876,90 @@ fn idx_truncated_gzip_is_a_gzip_error() -> TestResult {
     let (images, labels) = small_idx_pair();
     let compressed = gzip(&images);
     let images = write(dir.path(), "images.gz", &compressed[..compressed.len() - 5]);
-    let error = load_idx(&images, write(dir.path(), "labels", &labels)).expect_err("cut gzip");
+    let error = load_idx(&images, write(dir.path(), "labels", &labels), 10).expect_err("cut gzip");
     assert!(matches!(&error, DataError::Gzip { path, .. } if *path == images), "{error:?}");
     Ok(())
+}
+
+#[test]
+fn idx_label_of_eleven_names_the_labels_file_and_the_record() -> TestResult {
+    // Three images labelled 7, 11, 11: with 10 classes, record 2 is the first bad one.
+    let dir = tempfile::tempdir()?;
+    let pixels: Vec<u8> = (0..12).collect();
+    let images = write(dir.path(), "images", &idx_images(3, 2, 2, &pixels));
+    let labels = write(dir.path(), "labels-idx1-ubyte", &idx_labels(3, &[7, 11, 11]));
+    let error = load_idx(&images, &labels, 10).expect_err("label 11 with 10 classes");
+    assert!(
+        matches!(&error, DataError::LabelOutOfRange { path, at: Position::Record(2), label, classes: 10 }
+            if path == &labels && *label == 11.0),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        format!("{} record 2: label 11 is out of range for 10 classes (0 to 9)", labels.display())
+    );
+    Ok(())
+}
+
+#[test]
+fn idx_labels_all_eleven_are_refused_at_the_first_record() -> TestResult {
+    // The users' case: a labels file whose every label is 11 must not train.
+    let dir = tempfile::tempdir()?;
+    let images = write(dir.path(), "images", &idx_images(5, 1, 1, &[0, 1, 2, 3, 4]));
+    let labels = write(dir.path(), "labels", &idx_labels(5, &[11; 5]));
+    let error = load_idx(&images, &labels, 10).expect_err("every label 11");
+    assert!(matches!(error, DataError::LabelOutOfRange { at: Position::Record(1), .. }), "{error:?}");
+    // With 12 classes the same files are valid.
+    assert_eq!(load_idx(&images, &labels, 12)?.labels(), &[11; 5]);
+    Ok(())
+}
+
+#[test]
+fn csv_and_idx_refuse_the_same_labels_with_the_same_variant() -> TestResult {
+    // For every label byte 0..=255 and a few class counts, the two loaders accept or refuse
+    // alike, and refuse with LabelOutOfRange holding the same label and class count.
+    let dir = tempfile::tempdir()?;
+    let images = write(dir.path(), "images", &idx_images(1, 1, 2, &[3, 4]));
+    for classes in [0, 1, 10, 255] {
+        for label in [0_u8, 1, 9, 10, 11, 254, 255] {
+            let labels = write(dir.path(), "labels", &idx_labels(1, &[label]));
+            let csv = write(dir.path(), "one.csv", format!("3,4,{label}\n").as_bytes());
+            let from_idx = load_idx(&images, &labels, classes);
+            let from_csv = load_csv(&csv, classes);
+            let in_range = usize::from(label) < classes;
+            match (from_idx, from_csv) {
+                (Ok(a), Ok(b)) => {
+                    assert!(in_range, "label {label} loaded with {classes} classes");
+                    assert_eq!((a.labels(), b.labels()), (&[usize::from(label)][..], &[usize::from(label)][..]));
+                }
+                (
+                    Err(DataError::LabelOutOfRange { at: Position::Record(1), label: a, classes: ca, .. }),
+                    Err(DataError::LabelOutOfRange { at: Position::Line(1), label: b, classes: cb, .. }),
+                ) => {
+                    assert!(!in_range, "label {label} refused with {classes} classes");
+                    assert_eq!((a, ca), (f64::from(label), classes));
+                    assert_eq!((b, cb), (f64::from(label), classes));
+                }
+                (idx, csv) => panic!("label {label}, {classes} classes: IDX gave {idx:?}, CSV gave {csv:?}"),
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn class_index_accepts_exactly_the_whole_numbers_below_the_class_count() {
+    for classes in [0_usize, 1, 2, 10] {
+        for whole in -3_i32..14 {
+            let expected = usize::try_from(whole).ok().filter(|&c| c < classes).ok_or(InvalidLabel::OutOfRange);
+            assert_eq!(class_index(f64::from(whole), classes), expected, "{whole} with {classes} classes");
+        }
+    }
+    for not_whole in [0.5, -0.5, 9.999, f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        assert_eq!(class_index(not_whole, 10), Err(InvalidLabel::NotWhole), "{not_whole}");
+    }
+    // Large whole numbers stay out of range rather than wrapping.
+    assert_eq!(class_index(2f64.powi(64), usize::MAX), Err(InvalidLabel::OutOfRange));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -885,8 +975,8 @@ proptest! {
         let path = write(dir.path(), "fuzz", &bytes);
         let _ = load_csv(&path, 10);
         let (images, labels) = small_idx_pair();
-        let _ = load_idx(&path, write(dir.path(), "labels", &labels));
-        let _ = load_idx(write(dir.path(), "images", &images), &path);
+        let _ = load_idx(&path, write(dir.path(), "labels", &labels), 10);
+        let _ = load_idx(write(dir.path(), "images", &images), &path, 10);
     }
 
     #[test]
@@ -895,7 +985,7 @@ proptest! {
         let (images, labels) = small_idx_pair();
         let images_path = write(dir.path(), "images", &images[..cut]);
         let labels_path = write(dir.path(), "labels", &labels);
-        prop_assert!(load_idx(&images_path, &labels_path).is_err(), "images cut to {} bytes loaded", cut);
+        prop_assert!(load_idx(&images_path, &labels_path, 10).is_err(), "images cut to {} bytes loaded", cut);
     }
 }
 

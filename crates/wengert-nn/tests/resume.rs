@@ -29,24 +29,14 @@ fn config(epochs: usize) -> TrainConfig {
 }
 
 fn save(path: &std::path::Path, model: &Mlp<f32>, optimizer: &dyn Optimizer<f32>, epoch: usize) {
-    let mut checkpoint = Checkpoint::new();
-    for (name, tensor) in model.parameter_names().into_iter().zip(model.parameters()) {
-        checkpoint.insert(name, tensor.clone());
-    }
-    for (name, tensor) in optimizer.state() {
-        checkpoint.insert(name, tensor);
-    }
+    let mut checkpoint = Checkpoint::from_training(model, optimizer);
     checkpoint.set_metadata("epoch", epoch);
     checkpoint.save(path).unwrap();
 }
 
 fn restore(path: &std::path::Path, model: &mut Mlp<f32>, optimizer: &mut dyn Optimizer<f32>) -> usize {
     let checkpoint = Checkpoint::<f32>::load(path).unwrap();
-    let names = model.parameter_names();
-    for (name, tensor) in names.iter().zip(model.parameters_mut()) {
-        checkpoint.restore(name, tensor).unwrap();
-    }
-    optimizer.load_state(&|name| checkpoint.get(name).cloned()).unwrap();
+    checkpoint.restore_training(model, optimizer).unwrap();
     checkpoint.metadata_parse("epoch").unwrap()
 }
 

@@ -1,6 +1,7 @@
 //! A [`Checkpoint`] to and from safetensors bytes: tensors as little-endian `F32` or `F64`
-//! in row-major order with their dimensions (`[]`, `[n]` or `[rows, cols]`), metadata as
-//! the header's `__metadata__` string map. Decoding checks everything and never panics.
+//! in row-major order with their dimensions (`[]`, `[n]` or `[rows, cols]`), counters as
+//! `I64` scalars, metadata as the header's `__metadata__` string map. Decoding checks
+//! everything and never panics.
 
 use super::{Checkpoint, CheckpointError};
 use safetensors::tensor::{Metadata, TensorInfo, TensorView};
@@ -87,14 +88,21 @@ impl<T: Real> Checkpoint<T> {
             path: path.to_path_buf(),
             message: format!("cannot encode: {error}"),
         };
-        let encoded: Vec<(&str, Vec<usize>, Vec<u8>)> = self
+        let mut encoded: Vec<(&str, Dtype, Vec<usize>, Vec<u8>)> = self
             .tensors
             .iter()
-            .map(|(name, tensor)| (name.as_str(), tensor.shape().dims(), encode(tensor.data())))
+            .map(|(name, tensor)| (name.as_str(), dtype_of::<T>(), tensor.shape().dims(), encode(tensor.data())))
             .collect();
+        for (name, &count) in &self.counters {
+            let count = i64::try_from(count).map_err(|_| CheckpointError::Format {
+                path: path.to_path_buf(),
+                message: format!("cannot encode counter `{name}` = {count}: an i64 holds at most {}", i64::MAX),
+            })?;
+            encoded.push((name.as_str(), Dtype::I64, Vec::new(), count.to_le_bytes().to_vec()));
+        }
         let mut views = Vec::with_capacity(encoded.len());
-        for (name, dims, bytes) in &encoded {
-            views.push((*name, TensorView::new(dtype_of::<T>(), dims.clone(), bytes).map_err(format_error)?));
+        for (name, dtype, dims, bytes) in &encoded {
+            views.push((*name, TensorView::new(*dtype, dims.clone(), bytes).map_err(format_error)?));
         }
         let metadata: Option<HashMap<String, String>> =
             (!self.metadata.is_empty()).then(|| self.metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
@@ -108,8 +116,9 @@ impl<T: Real> Checkpoint<T> {
     ///
     /// `Format` if the bytes are not a safetensors file (too short, a header that is not
     /// JSON or is cut off, offsets or sizes that disagree with the data, a dimension over
-    /// 32 bits); `DtypeMismatch` if a tensor is not of type `T`; `BadRank` if a tensor has
-    /// more than two dimensions. The first offending tensor in name order is reported.
+    /// 32 bits); `DtypeMismatch` if a tensor is neither of type `T` nor an `I64`/`U64`
+    /// scalar (a counter); `BadCounter` for a negative `I64` counter; `BadRank` if a tensor
+    /// has more than two dimensions. The first offending tensor in name order is reported.
     ///
     /// # Examples
     ///
@@ -129,21 +138,40 @@ impl<T: Real> Checkpoint<T> {
         let mut checkpoint = Checkpoint::new();
         checkpoint.origin = path.to_path_buf();
         checkpoint.metadata = header.metadata().clone().unwrap_or_default().into_iter().collect();
-        checkpoint.tensors = decode_tensors(&header, data, path)?;
+        (checkpoint.tensors, checkpoint.counters) = decode_tensors(&header, data, path)?;
         Ok(checkpoint)
     }
 }
 
-/// Every tensor of `header`, checked and decoded, in name order.
-fn decode_tensors<T: Real>(
-    header: &Metadata,
-    data: &[u8],
-    path: &Path,
-) -> Result<BTreeMap<String, Tensor<T>>, CheckpointError> {
+/// The float tensors and the counters of `header`, checked and decoded, in name order.
+type Decoded<T> = (BTreeMap<String, Tensor<T>>, BTreeMap<String, u64>);
+
+/// Every tensor of `header`, checked and decoded: integer scalars become counters.
+fn decode_tensors<T: Real>(header: &Metadata, data: &[u8], path: &Path) -> Result<Decoded<T>, CheckpointError> {
     let format_error = |message: String| CheckpointError::Format { path: path.to_path_buf(), message };
     let infos: BTreeMap<String, &TensorInfo> = header.tensors().into_iter().collect();
-    let mut tensors = BTreeMap::new();
+    let (mut tensors, mut counters) = (BTreeMap::new(), BTreeMap::new());
     for (name, info) in infos {
+        if matches!(info.dtype, Dtype::I64 | Dtype::U64) && info.shape.is_empty() {
+            let (start, end) = info.data_offsets;
+            let bytes = data.get(start..end).filter(|bytes| bytes.len() == 8).ok_or_else(|| {
+                format_error(format!("tensor `{name}`: bytes {start}..{end} are not the 8 of one integer"))
+            })?;
+            let mut word = [0; 8];
+            word.copy_from_slice(bytes);
+            let count = if info.dtype == Dtype::I64 {
+                let signed = i64::from_le_bytes(word);
+                u64::try_from(signed).map_err(|_| CheckpointError::BadCounter {
+                    path: path.to_path_buf(),
+                    name: name.clone(),
+                    value: signed.to_string(),
+                })?
+            } else {
+                u64::from_le_bytes(word)
+            };
+            counters.insert(name, count);
+            continue;
+        }
         if info.dtype != dtype_of::<T>() {
             let found = dtype_name(info.dtype);
             return Err(CheckpointError::DtypeMismatch { path: path.to_path_buf(), name, expected: T::NAME, found });
@@ -167,7 +195,7 @@ fn decode_tensors<T: Real>(
         }
         tensors.insert(name, Tensor::new(shape, decode(bytes)));
     }
-    Ok(tensors)
+    Ok((tensors, counters))
 }
 
 /// `n` if it is at most `largest`, the most a wengert shape holds in that place.

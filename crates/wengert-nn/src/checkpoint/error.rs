@@ -42,15 +42,16 @@ pub enum CheckpointError {
         message: String,
     },
 
-    /// A tensor is stored with another element type than the one asked for (for example
-    /// saved from `Checkpoint<f64>` and loaded as `Checkpoint<f32>`).
+    /// A tensor is stored with another element type than the one asked for: for example
+    /// saved from `Checkpoint<f64>` and loaded as `Checkpoint<f32>`, an integer tensor that
+    /// is not a scalar counter, or a counter where a float tensor is expected.
     #[error("checkpoint {}: tensor `{name}` holds {found}, expected {expected}", path.display())]
     DtypeMismatch {
         /// The file.
         path: PathBuf,
         /// The tensor.
         name: String,
-        /// The element type asked for: "f32" or "f64".
+        /// The element type asked for: "f32" or "f64" (or "i64" for a counter).
         expected: &'static str,
         /// The element type in the file, in lower case ("f64", "bf16", "i64", ...).
         found: String,
@@ -88,6 +89,29 @@ pub enum CheckpointError {
         expected: Shape,
         /// The shape stored in the checkpoint.
         found: Shape,
+    },
+
+    /// The checkpoint holds a tensor that nothing restoring from it expects: neither a
+    /// parameter of the model nor a piece of the optimiser's state (a checkpoint of another
+    /// model or optimiser, or a file edited by hand).
+    #[error("checkpoint {}: unexpected tensor `{name}` (neither a parameter of the model nor optimiser state)", path.display())]
+    UnexpectedTensor {
+        /// The file.
+        path: PathBuf,
+        /// The tensor.
+        name: String,
+    },
+
+    /// A counter (such as `adam.step`) holds a value that is not a count: negative, or, in
+    /// a checkpoint that stored it as a float, fractional or not finite.
+    #[error("checkpoint {}: counter `{name}` = {value} is not a count (a whole number from 0)", path.display())]
+    BadCounter {
+        /// The file.
+        path: PathBuf,
+        /// The counter.
+        name: String,
+        /// The stored value, as text.
+        value: String,
     },
 
     /// The checkpoint has no metadata field of that name.

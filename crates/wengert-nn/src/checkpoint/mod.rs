@@ -2,29 +2,40 @@
 //! metadata (epoch, hyper-parameters, format version), in the safetensors format.
 //!
 //! A [`Checkpoint<T>`] holds tensors of one element type, `f32` (dtype `F32`) or `f64`
-//! (`F64`), little-endian and row-major. [`Checkpoint::save`] replaces the file atomically
+//! (`F64`), little-endian and row-major, and integer counters such as Adam's step (`I64`
+//! scalars, exact to 2^63). [`Checkpoint::save`] replaces the file atomically
 //! ([`write_atomically`]), so a crash mid-save leaves the previous checkpoint whole.
-//! [`Checkpoint::load`] checks every tensor's dtype, rank and size, and
-//! [`Checkpoint::restore`] each shape against the model's; failures are
-//! [`CheckpointError`]s naming the file and the tensor or field. Bad files never panic.
+//! [`Checkpoint::load`] checks every tensor's dtype, rank and size.
+//!
+//! To stop and resume training, [`Checkpoint::from_training`] takes a model's parameters
+//! and its optimiser's state, and [`Checkpoint::restore_training`] puts them back after
+//! checking every entry against the model: each parameter and each piece of optimiser
+//! state must be there with the right dtype and shape, and nothing else may be. Failures
+//! are [`CheckpointError`]s naming the file and the tensor or field. Bad files never panic.
 //!
 //! ```
+//! use rand::SeedableRng;
 //! use wengert_nn::checkpoint::Checkpoint;
-//! use wengert_tape::{Shape, Tensor};
+//! use wengert_nn::optim::{Adam, Optimizer};
+//! use wengert_nn::{Activation, Mlp};
 //! # fn main() -> Result<(), wengert_nn::checkpoint::CheckpointError> {
 //! # let dir = tempfile::tempdir().expect("temporary directory");
 //! let path = dir.path().join("epoch3.safetensors");
+//! let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+//! let (model, mut adam) = (Mlp::<f32>::new(&[2, 3, 2], Activation::Relu, &mut rng), Adam::new(0.01));
+//! adam.begin_step();
 //!
-//! let mut checkpoint = Checkpoint::new();
-//! checkpoint.insert("layer0.weight", Tensor::from_rows(&[[0.1_f32, 0.3], [0.2, 0.4]]));
-//! checkpoint.insert("adam.step", Tensor::scalar(300.0));
+//! let mut checkpoint = Checkpoint::from_training(&model, &adam);
 //! checkpoint.set_metadata("epoch", 3);
 //! checkpoint.save(&path)?;
 //!
+//! // Later: a model of the same sizes, a fresh optimiser, and the checkpoint put back.
+//! let mut resumed = Mlp::<f32>::new(&[2, 3, 2], Activation::Relu, &mut rng);
+//! let mut resumed_adam = Adam::new(0.01);
 //! let loaded = Checkpoint::<f32>::load(&path)?;
-//! let mut weight = Tensor::zeros(Shape::matrix(2, 2));
-//! loaded.restore("layer0.weight", &mut weight)?;
-//! assert_eq!(weight[(1, 0)], 0.2);
+//! loaded.restore_training(&mut resumed, &mut resumed_adam)?;
+//! assert_eq!(resumed, model);
+//! assert_eq!(resumed_adam.steps(), 1);
 //! assert_eq!(loaded.metadata_parse::<usize>("epoch")?, 3);
 //! # Ok(())
 //! # }
@@ -32,8 +43,11 @@
 
 mod atomic;
 mod codec;
+mod entries;
 mod error;
 mod metadata;
+pub(crate) mod model;
+mod training;
 
 pub use atomic::write_atomically;
 pub use error::CheckpointError;
@@ -45,10 +59,11 @@ use wengert_tape::{Real, Tensor};
 /// The name `origin` has before a checkpoint is loaded from a file.
 const IN_MEMORY: &str = "<memory>";
 
-/// Named tensors of element type `T` plus string metadata, saved as one safetensors file.
+/// Named tensors of element type `T`, named integer counters, and string metadata, saved
+/// as one safetensors file.
 ///
-/// Names and metadata keys are kept in sorted order. Names follow the dotted convention
-/// `layer0.weight`, `adam.m.layer0.weight`, `adam.step`.
+/// A name holds either a tensor or a counter. Names and metadata keys are kept in sorted
+/// order. Names follow the dotted convention `layer0.weight`, `adam.m.0`, `adam.step`.
 ///
 /// # Examples
 ///
@@ -64,6 +79,7 @@ const IN_MEMORY: &str = "<memory>";
 #[derive(Clone, Debug)]
 pub struct Checkpoint<T> {
     tensors: BTreeMap<String, Tensor<T>>,
+    counters: BTreeMap<String, u64>,
     metadata: BTreeMap<String, String>,
     origin: PathBuf,
 }
@@ -84,10 +100,16 @@ impl<T: Real> Checkpoint<T> {
     /// assert_eq!(checkpoint.origin().to_str(), Some("<memory>"));
     /// ```
     pub fn new() -> Self {
-        Checkpoint { tensors: BTreeMap::new(), metadata: BTreeMap::new(), origin: PathBuf::from(IN_MEMORY) }
+        Checkpoint {
+            tensors: BTreeMap::new(),
+            counters: BTreeMap::new(),
+            metadata: BTreeMap::new(),
+            origin: PathBuf::from(IN_MEMORY),
+        }
     }
 
-    /// Adds a tensor under `name`, returning the one it replaces.
+    /// Adds a tensor under `name`, returning the tensor it replaces (a counter of that name
+    /// is removed).
     ///
     /// # Panics
     ///
@@ -109,7 +131,49 @@ impl<T: Real> Checkpoint<T> {
             name != "__metadata__",
             "Checkpoint::insert: the tensor name `__metadata__` is reserved by safetensors"
         );
+        self.counters.remove(&name);
         self.tensors.insert(name, tensor)
+    }
+
+    /// Adds an integer counter (a step count, say) under `name`, returning the counter it
+    /// replaces (a tensor of that name is removed). Counters are stored as `I64` scalars, so
+    /// every count up to 2^63 - 1 survives exactly; f32 holds whole numbers only to 2^24.
+    ///
+    /// # Panics
+    ///
+    /// If `name` is `__metadata__`, which the safetensors header reserves for metadata.
+    ///
+    /// ```
+    /// use wengert_nn::checkpoint::Checkpoint;
+    /// let mut checkpoint = Checkpoint::<f32>::new();
+    /// checkpoint.insert_counter("adam.step", (1 << 24) + 1);
+    /// let loaded = Checkpoint::<f32>::from_bytes(&checkpoint.to_bytes()?, "a.safetensors")?;
+    /// assert_eq!(loaded.counter("adam.step"), Some(16_777_217));
+    /// # Ok::<(), wengert_nn::checkpoint::CheckpointError>(())
+    /// ```
+    #[track_caller]
+    pub fn insert_counter(&mut self, name: impl Into<String>, count: u64) -> Option<u64> {
+        let name = name.into();
+        assert!(
+            name != "__metadata__",
+            "Checkpoint::insert_counter: the name `__metadata__` is reserved by safetensors"
+        );
+        self.tensors.remove(&name);
+        self.counters.insert(name, count)
+    }
+
+    /// The counter stored under `name`, if any (a float tensor of that name is not one: see
+    /// [`Checkpoint::expect_counter`]).
+    ///
+    /// ```
+    /// use wengert_nn::checkpoint::Checkpoint;
+    /// let mut checkpoint = Checkpoint::<f64>::new();
+    /// checkpoint.insert_counter("sgd.step", 7);
+    /// assert_eq!(checkpoint.counter("sgd.step"), Some(7));
+    /// assert_eq!(checkpoint.counter("adam.step"), None);
+    /// ```
+    pub fn counter(&self, name: &str) -> Option<u64> {
+        self.counters.get(name).copied()
     }
 
     /// The tensor stored under `name`, if any.
@@ -126,7 +190,7 @@ impl<T: Real> Checkpoint<T> {
         self.tensors.get(name)
     }
 
-    /// The tensor names, in sorted order.
+    /// The names of the tensors and the counters, in sorted order.
     ///
     /// ```
     /// use wengert_nn::checkpoint::Checkpoint;
@@ -134,13 +198,17 @@ impl<T: Real> Checkpoint<T> {
     /// let mut checkpoint = Checkpoint::new();
     /// checkpoint.insert("z", Tensor::scalar(0.0_f32));
     /// checkpoint.insert("a", Tensor::scalar(0.0));
-    /// assert_eq!(checkpoint.names().collect::<Vec<_>>(), ["a", "z"]);
+    /// checkpoint.insert_counter("m", 3);
+    /// assert_eq!(checkpoint.names().collect::<Vec<_>>(), ["a", "m", "z"]);
     /// ```
     pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.tensors.keys().map(String::as_str)
+        let mut names: Vec<&str> = self.tensors.keys().chain(self.counters.keys()).map(String::as_str).collect();
+        names.sort_unstable();
+        names.into_iter()
     }
 
-    /// The tensors with their names, in name order.
+    /// The tensors with their names, in name order (counters are not tensors of `T`: see
+    /// [`Checkpoint::counter`]).
     ///
     /// ```
     /// use wengert_nn::checkpoint::Checkpoint;
@@ -154,20 +222,21 @@ impl<T: Real> Checkpoint<T> {
         self.tensors.iter().map(|(name, tensor)| (name.as_str(), tensor))
     }
 
-    /// The number of tensors.
+    /// The number of tensors and counters.
     ///
     /// ```
     /// use wengert_nn::checkpoint::Checkpoint;
     /// use wengert_tape::Tensor;
     /// let mut checkpoint = Checkpoint::new();
     /// checkpoint.insert("w", Tensor::scalar(1.0_f32));
-    /// assert_eq!(checkpoint.len(), 1);
+    /// checkpoint.insert_counter("step", 1);
+    /// assert_eq!(checkpoint.len(), 2);
     /// ```
     pub fn len(&self) -> usize {
-        self.tensors.len()
+        self.tensors.len() + self.counters.len()
     }
 
-    /// True if there are no tensors (metadata is not counted).
+    /// True if there are no tensors and no counters (metadata is not counted).
     ///
     /// ```
     /// use wengert_nn::checkpoint::Checkpoint;
@@ -176,7 +245,7 @@ impl<T: Real> Checkpoint<T> {
     /// assert!(checkpoint.is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
-        self.tensors.is_empty()
+        self.tensors.is_empty() && self.counters.is_empty()
     }
 
     /// The file this checkpoint was loaded from (`<memory>` if it was built in memory);
@@ -196,8 +265,9 @@ impl<T: Real> Checkpoint<T> {
     ///
     /// # Errors
     ///
-    /// `MissingTensor` if there is no tensor `name`; `ShapeMismatch` if its shape is not
-    /// `target`'s (a vector `[n]` and a matrix `[1 x n]` differ). `target` is unchanged then.
+    /// As [`Checkpoint::expect_tensor`]: `MissingTensor`, `ShapeMismatch` if the stored shape
+    /// is not `target`'s (a vector `[n]` and a matrix `[1 x n]` differ), `DtypeMismatch` if
+    /// `name` is a counter. `target` is unchanged then.
     ///
     /// ```
     /// use wengert_nn::checkpoint::{Checkpoint, CheckpointError};
@@ -215,17 +285,7 @@ impl<T: Real> Checkpoint<T> {
     /// # Ok::<(), CheckpointError>(())
     /// ```
     pub fn restore(&self, name: &str, target: &mut Tensor<T>) -> Result<(), CheckpointError> {
-        let stored = self
-            .get(name)
-            .ok_or_else(|| CheckpointError::MissingTensor { path: self.origin.clone(), name: name.to_string() })?;
-        if stored.shape() != target.shape() {
-            return Err(CheckpointError::ShapeMismatch {
-                path: self.origin.clone(),
-                name: name.to_string(),
-                expected: target.shape(),
-                found: stored.shape(),
-            });
-        }
+        let stored = self.expect_tensor(name, target.shape())?;
         target.data_mut().copy_from_slice(stored.data());
         Ok(())
     }

@@ -1,8 +1,9 @@
 //! [`load_csv`]: a CSV file (gzip-compressed or not) of `d` feature columns then the label
 //! as the last column, no header. Parses the bytes in place: nothing is allocated per cell.
 
+use super::label::check_label;
 use super::read::read_maybe_gzip;
-use super::{DataError, Dataset};
+use super::{DataError, Dataset, Position};
 use std::path::Path;
 use wengert_tape::{Shape, Tensor};
 
@@ -12,15 +13,17 @@ use wengert_tape::{Shape, Tensor};
 /// first bytes (`1f 8b`), not its name.
 ///
 /// Cells may carry spaces around them and lines may end in `\r\n`; blank lines are
-/// skipped. A feature must parse as a finite f32; a label must be a whole number (`3` or
-/// `3.0`). All rows must have as many columns as the first.
+/// skipped. A feature must parse as a finite f32; a label must be a class index as
+/// [`class_index`](super::class_index) defines it, a whole number in `0..num_classes`
+/// (`3` or `3.0`). All rows must have as many columns as the first.
 ///
 /// # Errors
 ///
 /// [`DataError::Io`] if the file cannot be read, [`DataError::Gzip`] for a truncated or
 /// corrupt gzip stream, [`DataError::Empty`] if there is no row, and, naming the 1-based
 /// line, [`DataError::WrongColumnCount`], [`DataError::NotANumber`] (with the 1-based column),
-/// [`DataError::LabelNotAnInteger`] and [`DataError::LabelOutOfRange`].
+/// [`DataError::LabelNotAnInteger`] and [`DataError::LabelOutOfRange`] (at
+/// [`Position::Line`](super::Position::Line)).
 ///
 /// # Examples
 ///
@@ -76,19 +79,9 @@ fn parse_csv(bytes: &[u8], path: &Path, num_classes: usize) -> Result<Dataset, D
         }
         let cell = cells.next().unwrap_or_default();
         let label = parse_finite_f64(cell).ok_or_else(|| not_a_number(path, line_number, columns, cell))?;
-        if label.fract() != 0.0 {
-            let text = String::from_utf8_lossy(cell).trim().to_owned();
-            return Err(DataError::LabelNotAnInteger { path: path.to_owned(), line: line_number, text });
-        }
-        if label < 0.0 || label >= num_classes as f64 {
-            return Err(DataError::LabelOutOfRange {
-                path: path.to_owned(),
-                line: line_number,
-                label,
-                classes: num_classes,
-            });
-        }
-        labels.push(label as usize);
+        labels.push(check_label(label, num_classes, path, Position::Line(line_number), || {
+            String::from_utf8_lossy(cell).trim().to_owned()
+        })?);
     }
     if labels.is_empty() {
         return Err(DataError::Empty { path: path.to_owned() });

@@ -1,7 +1,7 @@
 //! [`DataError`]: why a data set could not be built or loaded, naming the file and the place
 //! in it (a 1-based CSV line, or an IDX header field).
 
-use super::TestSize;
+use super::{Position, TestSize};
 use std::io;
 use std::path::PathBuf;
 use wengert_tape::Shape;
@@ -9,7 +9,7 @@ use wengert_tape::Shape;
 /// Why a data set could not be built or loaded.
 ///
 /// Every variant that comes from a file carries its path; CSV variants add the 1-based line
-/// (and column), IDX variants the header field. The messages read as one sentence:
+/// (and column), IDX variants the header field or the 1-based record. The messages read as one sentence:
 ///
 /// ```
 /// use wengert_nn::data::DataError;
@@ -39,14 +39,22 @@ pub enum DataError {
     #[error("{} line {line}, column {column}: {text:?} is not a finite number", .path.display())]
     NotANumber { path: PathBuf, line: usize, column: usize, text: String },
 
-    /// A CSV label is a number but not a whole one.
-    #[error("{} line {line}: label {text:?} is not a whole number", .path.display())]
-    LabelNotAnInteger { path: PathBuf, line: usize, text: String },
+    /// A label is a number but not a whole one ([`class_index`](super::class_index)).
+    #[error("{} {at}: label {text:?} is not a whole number", .path.display())]
+    LabelNotAnInteger { path: PathBuf, at: Position, text: String },
 
-    /// A CSV label is a whole number outside `0..classes` (`label` holds it exactly up to 2^53).
-    #[error("{} line {line}: label {label} is out of range for {classes} classes (0 to {})",
+    /// A label is a whole number outside `0..classes` ([`class_index`](super::class_index)),
+    /// in a CSV file (`at` is its line) or an IDX labels file (`at` is its record); `label`
+    /// holds it exactly up to 2^53.
+    ///
+    /// ```
+    /// use wengert_nn::data::{DataError, Position};
+    /// let error = DataError::LabelOutOfRange { path: "labels.idx".into(), at: Position::Record(1), label: 11.0, classes: 10 };
+    /// assert_eq!(error.to_string(), "labels.idx record 1: label 11 is out of range for 10 classes (0 to 9)");
+    /// ```
+    #[error("{} {at}: label {label} is out of range for {classes} classes (0 to {})",
         .path.display(), .classes.saturating_sub(1))]
-    LabelOutOfRange { path: PathBuf, line: usize, label: f64, classes: usize },
+    LabelOutOfRange { path: PathBuf, at: Position, label: f64, classes: usize },
 
     /// An IDX file's magic number is not the one its role needs.
     #[error("{}: magic number 0x{found:08x}, expected 0x{expected:08x} ({what})", .path.display())]

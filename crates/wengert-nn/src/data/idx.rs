@@ -1,8 +1,9 @@
 //! [`load_idx`]: MNIST's IDX files (gzip-compressed or not), an images file of u8 pixels
 //! `[count x rows x cols]` and a labels file of u8 labels `[count]`, sizes big-endian.
 
+use super::label::check_label;
 use super::read::read_maybe_gzip;
-use super::{DataError, Dataset};
+use super::{DataError, Dataset, Position};
 use std::path::Path;
 use wengert_tape::{Shape, Tensor};
 
@@ -20,7 +21,9 @@ pub const IDX_IMAGES_MAGIC: u32 = 0x0000_0803;
 pub const IDX_LABELS_MAGIC: u32 = 0x0000_0801;
 
 /// Loads an MNIST-style pair of IDX files: features `[count x rows*cols]` holding the grey
-/// levels 0-255 as f32 (call [`Dataset::scale`] with `1.0 / 255.0` for [0, 1]), and the labels.
+/// levels 0-255 as f32 (call [`Dataset::scale`] with `1.0 / 255.0` for [0, 1]), and the
+/// labels, each a class index in `0..num_classes` as [`class_index`](super::class_index)
+/// defines it (the rule [`load_csv`](super::load_csv) applies too).
 ///
 /// The images file is the magic `0x00000803` then `count`, `rows` and `cols` (u32
 /// big-endian) then `count * rows * cols` pixel bytes; the labels file is the magic
@@ -33,13 +36,15 @@ pub const IDX_LABELS_MAGIC: u32 = 0x0000_0801;
 /// empty file or a count of 0; [`DataError::BadMagic`] for a wrong magic number (such as
 /// the two files swapped); [`DataError::ShortRead`] naming the header field (`"magic"`,
 /// `"count"`, `"rows"`, `"cols"`) or the data (`"pixels"`, `"labels"`) that the file ends
-/// before; [`DataError::TrailingBytes`] if it holds more than its header promises; and
-/// [`DataError::CountMismatch`] if the two counts differ.
+/// before; [`DataError::TrailingBytes`] if it holds more than its header promises;
+/// [`DataError::CountMismatch`] if the two counts differ; and [`DataError::LabelOutOfRange`]
+/// naming the labels file and the 1-based [`Position::Record`] of the first label that is
+/// not below `num_classes`.
 ///
 /// # Examples
 ///
 /// ```
-/// use wengert_nn::data::{load_idx, DataError};
+/// use wengert_nn::data::{load_idx, DataError, Position};
 /// let dir = std::env::temp_dir().join(format!("wengert-doc-idx-{}", std::process::id()));
 /// std::fs::create_dir_all(&dir).map_err(|source| DataError::Io { path: dir.clone(), source })?;
 /// let write = |name: &str, bytes: &[u8]| {
@@ -49,15 +54,22 @@ pub const IDX_LABELS_MAGIC: u32 = 0x0000_0801;
 /// // Two 1 x 2 images, [0, 255] and [128, 64], labelled 3 and 1.
 /// let images = write("images.idx", &[0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2, 0, 255, 128, 64])?;
 /// let labels = write("labels.idx", &[0, 0, 8, 1, 0, 0, 0, 2, 3, 1])?;
-/// let data = load_idx(&images, &labels)?;
+/// let data = load_idx(&images, &labels, 10)?;
 /// assert_eq!(data.features().data(), &[0.0, 255.0, 128.0, 64.0]);
 /// assert_eq!(data.labels(), &[3, 1]);
-/// let swapped = load_idx(&labels, &images).unwrap_err();
+/// let swapped = load_idx(&labels, &images, 10).unwrap_err();
 /// assert!(matches!(swapped, DataError::BadMagic { expected: 0x803, found: 0x801, .. }));
+/// // With 3 classes, the first label (3) is out of range.
+/// let error = load_idx(&images, &labels, 3).unwrap_err();
+/// assert!(matches!(error, DataError::LabelOutOfRange { at: Position::Record(1), classes: 3, .. }));
 /// # std::fs::remove_dir_all(&dir).ok();
 /// # Ok::<(), DataError>(())
 /// ```
-pub fn load_idx(images_path: impl AsRef<Path>, labels_path: impl AsRef<Path>) -> Result<Dataset, DataError> {
+pub fn load_idx(
+    images_path: impl AsRef<Path>,
+    labels_path: impl AsRef<Path>,
+    num_classes: usize,
+) -> Result<Dataset, DataError> {
     let (images_path, labels_path) = (images_path.as_ref(), labels_path.as_ref());
     let images_bytes = read_maybe_gzip(images_path)?;
     let mut images = Reader::new(images_path, &images_bytes)?;
@@ -88,7 +100,13 @@ pub fn load_idx(images_path: impl AsRef<Path>, labels_path: impl AsRef<Path>) ->
     let width = rows as usize * cols as usize;
     let features =
         Tensor::new(Shape::matrix(image_count as usize, width), pixels.iter().map(|&p| f32::from(p)).collect());
-    let labels = label_bytes.iter().map(|&label| usize::from(label)).collect();
+    let labels = label_bytes
+        .iter()
+        .enumerate()
+        .map(|(index, &label)| {
+            check_label(f64::from(label), num_classes, labels_path, Position::Record(index + 1), || label.to_string())
+        })
+        .collect::<Result<_, _>>()?;
     Ok(Dataset::new(features, labels).expect("one label per image"))
 }
 

@@ -2,7 +2,8 @@
 //! CSV ([`load_csv`]) or MNIST IDX files ([`load_idx`]), gzip-compressed or not; train/test
 //! splits with a fixed seed ([`split_shuffled`], [`split_stratified`]); and a [`Batcher`]
 //! that serves an epoch's batches from reused buffers. Loading never panics on bad input:
-//! it returns a [`DataError`] naming the file and the line or header field.
+//! it returns a [`DataError`] naming the file and the line, record or header field. Both
+//! loaders accept a label by one rule, [`class_index`]: a whole number in `0..classes`.
 //!
 //! Import what you use from `wengert_nn::data`.
 //!
@@ -37,6 +38,7 @@ mod csv;
 mod dataset;
 mod error;
 mod idx;
+mod label;
 mod read;
 mod split;
 
@@ -45,4 +47,5 @@ pub use csv::load_csv;
 pub use dataset::Dataset;
 pub use error::DataError;
 pub use idx::{load_idx, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC};
+pub use label::{class_index, InvalidLabel, Position};
 pub use split::{split_shuffled, split_stratified, TestSize};

@@ -327,6 +327,8 @@ fn unexpected_names_are_refused() {
     for (key, reason) in [
         ("1.weight", "odd index 1"),
         ("model.0.weight", "strip any prefix"),
+        ("layers.0.weight", "strip any prefix"),
+        ("layer1.bias", "wengert's own checkpoint"),
         ("0.running_mean", "`running_mean` is not a Linear layer's weight or bias"),
         ("00.weight", "`<index>.weight`"),
         ("weight", "`<index>.weight`"),

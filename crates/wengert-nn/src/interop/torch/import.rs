@@ -174,7 +174,7 @@ impl<T: Real> StateDict<T> {
     fn linear_layers(&self, path: &Path) -> Result<Vec<Linear<T>>, TorchError> {
         let mut count = 0;
         for key in self.tensors.keys() {
-            let (layer, _) = parse_key(key).map_err(|reason| TorchError::UnexpectedKey {
+            let layer = parse_key(key).map_err(|reason| TorchError::UnexpectedKey {
                 path: path.to_path_buf(),
                 key: key.clone(),
                 reason,
@@ -263,10 +263,10 @@ fn check_weight<T: Real>(weight: &Tensor<T>, key: &str, path: &Path) -> Result<(
     })
 }
 
-/// The Linear layer (counting from 0) and parameter a tensor name stands for, or why the
-/// name is not one an `nn.Sequential(Linear, act, ..., Linear)` gives.
-fn parse_key(key: &str) -> Result<(usize, Param), String> {
-    if key.starts_with("layer") {
+/// The Linear layer (counting from 0) a tensor name belongs to, or why the name is not
+/// one an `nn.Sequential(Linear, act, ..., Linear)` gives.
+fn parse_key(key: &str) -> Result<usize, String> {
+    if is_wengert_checkpoint_name(key) {
         return Err("wengert's own checkpoint names its tensors so, with weights [in, out]; \
                     read such a file with wengert_nn::checkpoint"
             .to_string());
@@ -274,21 +274,28 @@ fn parse_key(key: &str) -> Result<(usize, Param), String> {
     let pattern = "names must be `<index>.weight` or `<index>.bias`, the index an \
                    nn.Sequential gives (strip any prefix such as `model.`)";
     let Some((index, param)) = key.split_once('.') else { return Err(pattern.to_string()) };
-    let canonical =
-        !index.is_empty() && index.bytes().all(|b| b.is_ascii_digit()) && (index == "0" || !index.starts_with('0'));
-    if !canonical {
+    if !is_decimal(index) {
         return Err(pattern.to_string());
     }
-    let param = match param {
-        "weight" => Param::Weight,
-        "bias" => Param::Bias,
-        _ => return Err(format!("`{param}` is not a Linear layer's weight or bias")),
-    };
+    if param != "weight" && param != "bias" {
+        return Err(format!("`{param}` is not a Linear layer's weight or bias"));
+    }
     let index: usize = index.parse().map_err(|_| format!("index {index} is too large"))?;
     if index % 2 == 1 {
         return Err(format!(
             "odd index {index}: in nn.Sequential(Linear, act, ..., Linear) the activations sit at odd indices and hold no tensors"
         ));
     }
-    Ok((index / 2, param))
+    Ok(index / 2)
+}
+
+/// Digits with no leading zero, as PyTorch writes a module's index.
+fn is_decimal(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) && (text == "0" || !text.starts_with('0'))
+}
+
+/// `layer<l>.weight` or `layer<l>.bias`, as [`Mlp::parameter_names`] gives.
+fn is_wengert_checkpoint_name(key: &str) -> bool {
+    let Some((layer, param)) = key.split_once('.') else { return false };
+    layer.strip_prefix("layer").is_some_and(is_decimal) && (param == "weight" || param == "bias")
 }

@@ -5,6 +5,7 @@
 pub mod checkpoint;
 pub mod data;
 pub mod init;
+pub mod interop;
 mod layers;
 pub mod optim;
 pub mod train;

@@ -1,0 +1,301 @@
+//! Reading a PyTorch `nn.Sequential(Linear, act, ..., Linear)` state dict into an [`Mlp`]:
+//! every name, dtype and shape is checked before a layer is built, and each `[out, in]`
+//! weight is transposed to wengert's `[in, out]`.
+
+use super::{sequential_index, transposed, TorchError, ACTIVATION_KEY, FORMAT_KEY, FORMAT_PYTORCH};
+use crate::checkpoint::{Checkpoint, CheckpointError};
+use crate::{Activation, Linear, Mlp};
+use std::collections::BTreeMap;
+use std::path::Path;
+use wengert_tape::{Real, Tensor};
+
+/// Reads the safetensors state dict of a PyTorch `nn.Sequential(Linear, act, ..., Linear)`
+/// from `path` into an `Mlp<T>`: `0.weight` `[out, in]` and `0.bias` `[out]` become layer
+/// 0, `2.weight` and `2.bias` layer 1, and so on ([module docs](super)).
+///
+/// Tensors may be f32 or f64 (one of them throughout the file), whatever `T` is; each
+/// number is converted to `T` (f64 to f32 rounds to nearest).
+///
+/// `hidden` is the activation between the Linear layers. `None` takes it from the file's
+/// `activation` metadata, which [`save_mlp`](super::save_mlp) writes and a plain
+/// `safetensors.torch.save_file(model.state_dict(), path)` does not; `Some` is needed for
+/// such a file, and must agree with the metadata where there is some.
+///
+/// # Errors
+///
+/// Every error names `path`, and the tensor or metadata field at fault:
+/// [`TorchError::File`] if the file cannot be read or is not a safetensors file
+/// (truncated, corrupt, a tensor of rank over two); `UnsupportedDtype` or `MixedDtypes`;
+/// `WrongFormat` if the `format` metadata is other than `"pt"`; `Empty`,
+/// `UnexpectedKey` (including a wengert checkpoint's `layer0.weight`) or `MissingKey`
+/// for names that are not those of an `nn.Sequential` of Linear layers at 0, 2, 4, ...;
+/// `BadShape` for a weight that is not a non-empty `[out, in]` matrix or a bias that is
+/// not `[out]`; `NotChained` if a layer's inputs are not the previous layer's outputs;
+/// `BadActivation`, `MissingActivation` or `ActivationMismatch` for the activation.
+///
+/// # Examples
+///
+/// A file as `safetensors.torch.save_file(nn.Sequential(nn.Linear(3, 2), nn.ReLU(),
+/// nn.Linear(2, 1)).state_dict(), path)` writes it, made here with a [`Checkpoint`]:
+///
+/// ```
+/// use wengert_nn::checkpoint::Checkpoint;
+/// use wengert_nn::interop::torch::{load_mlp, TorchError};
+/// use wengert_nn::Activation;
+/// use wengert_tape::{Tape, Tensor};
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("torch.safetensors");
+/// let mut state_dict = Checkpoint::new();
+/// state_dict.insert("0.weight", Tensor::from_rows(&[[1.0_f32, 0.0, -1.0], [0.5, 0.5, 0.5]]));
+/// state_dict.insert("0.bias", Tensor::from_slice(&[0.0, -1.0]));
+/// state_dict.insert("2.weight", Tensor::from_rows(&[[2.0, 3.0]]));
+/// state_dict.insert("2.bias", Tensor::from_slice(&[0.25]));
+/// state_dict.save(&path)?;
+///
+/// // No metadata, so the activation must be given.
+/// assert!(matches!(load_mlp::<f32>(&path, None), Err(TorchError::MissingActivation { .. })));
+/// let mlp = load_mlp::<f64>(&path, Some(Activation::Relu))?;
+/// assert_eq!(mlp.sizes(), [3, 2, 1]);
+///
+/// // x = [1, 2, 3]: relu([1 - 3, 3 - 1]) = [0, 2], then 2*0 + 3*2 + 0.25.
+/// let tape = Tape::new();
+/// let y = mlp.on_tape(&tape).forward(tape.constant(&Tensor::from_rows(&[[1.0, 2.0, 3.0]])));
+/// assert_eq!(&*y.values(), &[6.25]);
+/// # Ok(())
+/// # }
+/// ```
+pub fn load_mlp<T: Real>(path: impl AsRef<Path>, hidden: Option<Activation>) -> Result<Mlp<T>, TorchError> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|source| CheckpointError::Io { path: path.to_path_buf(), source })?;
+    mlp_from_bytes(&bytes, path, hidden)
+}
+
+/// As [`load_mlp`], from the bytes of a file; errors name `path` as the file they came
+/// from.
+///
+/// # Errors
+///
+/// As [`load_mlp`], except that nothing is read from disk.
+///
+/// # Examples
+///
+/// A wengert checkpoint (weights `[in, out]`) is not a PyTorch state dict:
+///
+/// ```
+/// use wengert_nn::checkpoint::Checkpoint;
+/// use wengert_nn::interop::torch::{mlp_from_bytes, TorchError};
+/// use wengert_tape::Tensor;
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let mut checkpoint = Checkpoint::new();
+/// checkpoint.insert("layer0.weight", Tensor::from_rows(&[[1.0_f64, 2.0], [3.0, 4.0]]));
+/// checkpoint.insert("layer0.bias", Tensor::from_slice(&[0.0, 0.0]));
+/// let error = mlp_from_bytes::<f64>(&checkpoint.to_bytes()?, "epoch3.safetensors", None).unwrap_err();
+/// assert!(matches!(error, TorchError::UnexpectedKey { ref key, .. } if key == "layer0.bias"));
+/// assert!(error.to_string().starts_with("torch state dict epoch3.safetensors: unexpected tensor `layer0.bias`"));
+/// # Ok(())
+/// # }
+/// ```
+pub fn mlp_from_bytes<T: Real>(
+    bytes: &[u8],
+    path: impl AsRef<Path>,
+    hidden: Option<Activation>,
+) -> Result<Mlp<T>, TorchError> {
+    let path = path.as_ref();
+    let state = StateDict::<T>::from_bytes(bytes, path)?;
+    state.check_format(path)?;
+    let layers = state.linear_layers(path)?;
+    let hidden = state.activation(path, hidden)?;
+    Ok(Mlp { layers, hidden })
+}
+
+/// A state dict's tensors, converted to `T`, and its metadata.
+struct StateDict<T> {
+    tensors: BTreeMap<String, Tensor<T>>,
+    metadata: BTreeMap<String, String>,
+}
+
+/// What a tensor is to its Linear layer.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Param {
+    Weight,
+    Bias,
+}
+
+impl<T: Real> StateDict<T> {
+    /// Decodes a safetensors file whose tensors are all f32 or all f64.
+    fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self, TorchError> {
+        let unsupported =
+            |key: String, found: String| TorchError::UnsupportedDtype { path: path.to_path_buf(), key, found };
+        // The checkpoint reader checks the file and reports the first tensor (in name order)
+        // not of the type asked for: a file that is not all f32 is tried as all f64.
+        match Checkpoint::<f32>::from_bytes(bytes, path) {
+            Ok(file) => Ok(Self::converted(&file)),
+            Err(CheckpointError::DtypeMismatch { name: f64_key, found: f64_found, .. }) if f64_found == "f64" => {
+                match Checkpoint::<f64>::from_bytes(bytes, path) {
+                    Ok(file) => Ok(Self::converted(&file)),
+                    Err(CheckpointError::DtypeMismatch { name, found, .. }) if found == "f32" => {
+                        Err(TorchError::MixedDtypes {
+                            path: path.to_path_buf(),
+                            key: f64_key,
+                            found: f64_found,
+                            other_key: name,
+                            other_found: found,
+                        })
+                    }
+                    Err(CheckpointError::DtypeMismatch { name, found, .. }) => Err(unsupported(name, found)),
+                    Err(other) => Err(other.into()),
+                }
+            }
+            Err(CheckpointError::DtypeMismatch { name, found, .. }) => Err(unsupported(name, found)),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// `file`'s tensors cast to `T`, and its metadata.
+    fn converted<S: Real>(file: &Checkpoint<S>) -> Self {
+        StateDict {
+            tensors: file.iter().map(|(name, tensor)| (name.to_string(), tensor.cast())).collect(),
+            metadata: file.metadata_entries().map(|(key, value)| (key.to_string(), value.to_string())).collect(),
+        }
+    }
+
+    /// Refuses a file whose `format` metadata names a layout other than PyTorch's.
+    fn check_format(&self, path: &Path) -> Result<(), TorchError> {
+        match self.metadata.get(FORMAT_KEY) {
+            Some(format) if format != FORMAT_PYTORCH => {
+                Err(TorchError::WrongFormat { path: path.to_path_buf(), found: format.clone() })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The Linear layers, every name and shape checked, weights transposed to `[in, out]`.
+    fn linear_layers(&self, path: &Path) -> Result<Vec<Linear<T>>, TorchError> {
+        let mut count = 0;
+        for key in self.tensors.keys() {
+            let layer = parse_key(key).map_err(|reason| TorchError::UnexpectedKey {
+                path: path.to_path_buf(),
+                key: key.clone(),
+                reason,
+            })?;
+            count = count.max(layer + 1);
+        }
+        if count == 0 {
+            return Err(TorchError::Empty { path: path.to_path_buf() });
+        }
+        // Every layer's two tensors are present before any shape is looked at, so a gap in
+        // the indices is reported as the missing name, not as a layer that does not chain.
+        let mut found = Vec::new();
+        for layer in 0..count {
+            found.push((self.get(layer, Param::Weight, path)?, self.get(layer, Param::Bias, path)?));
+        }
+        let mut layers: Vec<Linear<T>> = Vec::with_capacity(count);
+        for (layer, ((weight_key, weight), (bias_key, bias))) in found.into_iter().enumerate() {
+            check_weight(weight, &weight_key, path)?;
+            let outputs = weight.shape().rows();
+            if bias.shape().rank() != 1 || bias.shape().cols() != outputs {
+                return Err(TorchError::BadShape {
+                    path: path.to_path_buf(),
+                    key: bias_key,
+                    found: bias.shape().dims(),
+                    expected: format!("[{outputs}], as many as `{weight_key}` has rows"),
+                });
+            }
+            if let Some(previous) = layers.last() {
+                let previous_outputs = previous.dims().1;
+                if weight.shape().cols() != previous_outputs {
+                    return Err(TorchError::NotChained {
+                        path: path.to_path_buf(),
+                        key: weight_key,
+                        outputs,
+                        inputs: weight.shape().cols(),
+                        previous: format!("{}.weight", sequential_index(layer - 1)),
+                        previous_outputs,
+                    });
+                }
+            }
+            layers.push(Linear::from_tensors(transposed(weight), bias.clone()));
+        }
+        Ok(layers)
+    }
+
+    /// The name and tensor of `param` of Linear layer `layer`.
+    fn get(&self, layer: usize, param: Param, path: &Path) -> Result<(String, &Tensor<T>), TorchError> {
+        let suffix = if param == Param::Weight { "weight" } else { "bias" };
+        let key = format!("{}.{suffix}", sequential_index(layer));
+        match self.tensors.get(&key) {
+            Some(tensor) => Ok((key, tensor)),
+            None => Err(TorchError::MissingKey { path: path.to_path_buf(), key, layer }),
+        }
+    }
+
+    /// The activation between the layers: `given`, or else the file's, which must agree.
+    fn activation(&self, path: &Path, given: Option<Activation>) -> Result<Activation, TorchError> {
+        let stored = match self.metadata.get(ACTIVATION_KEY) {
+            Some(text) => Some(
+                text.parse::<Activation>()
+                    .map_err(|_| TorchError::BadActivation { path: path.to_path_buf(), found: text.clone() })?,
+            ),
+            None => None,
+        };
+        match (given, stored) {
+            (Some(given), Some(stored)) if given != stored => {
+                Err(TorchError::ActivationMismatch { path: path.to_path_buf(), given, stored })
+            }
+            (Some(activation), _) | (None, Some(activation)) => Ok(activation),
+            (None, None) => Err(TorchError::MissingActivation { path: path.to_path_buf() }),
+        }
+    }
+}
+
+/// Refuses a weight that is not a non-empty `[out, in]` matrix.
+fn check_weight<T: Real>(weight: &Tensor<T>, key: &str, path: &Path) -> Result<(), TorchError> {
+    let shape = weight.shape();
+    if shape.rank() == 2 && shape.rows() > 0 && shape.cols() > 0 {
+        return Ok(());
+    }
+    Err(TorchError::BadShape {
+        path: path.to_path_buf(),
+        key: key.to_string(),
+        found: shape.dims(),
+        expected: "a matrix [out, in] with at least one row and one column".to_string(),
+    })
+}
+
+/// The Linear layer (counting from 0) a tensor name belongs to, or why the name is not
+/// one an `nn.Sequential(Linear, act, ..., Linear)` gives.
+fn parse_key(key: &str) -> Result<usize, String> {
+    if is_wengert_checkpoint_name(key) {
+        return Err("wengert's own checkpoint names its tensors so, with weights [in, out]; \
+                    read such a file with wengert_nn::checkpoint"
+            .to_string());
+    }
+    let pattern = "names must be `<index>.weight` or `<index>.bias`, the index an \
+                   nn.Sequential gives (strip any prefix such as `model.`)";
+    let Some((index, param)) = key.split_once('.') else { return Err(pattern.to_string()) };
+    if !is_decimal(index) {
+        return Err(pattern.to_string());
+    }
+    if param != "weight" && param != "bias" {
+        return Err(format!("`{param}` is not a Linear layer's weight or bias"));
+    }
+    let index: usize = index.parse().map_err(|_| format!("index {index} is too large"))?;
+    if index % 2 == 1 {
+        return Err(format!(
+            "odd index {index}: in nn.Sequential(Linear, act, ..., Linear) the activations sit at odd indices and hold no tensors"
+        ));
+    }
+    Ok(index / 2)
+}
+
+/// Digits with no leading zero, as PyTorch writes a module's index.
+fn is_decimal(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) && (text == "0" || !text.starts_with('0'))
+}
+
+/// `layer<l>.weight` or `layer<l>.bias`, as [`Mlp::parameter_names`] gives.
+fn is_wengert_checkpoint_name(key: &str) -> bool {
+    let Some((layer, param)) = key.split_once('.') else { return false };
+    layer.strip_prefix("layer").is_some_and(is_decimal) && (param == "weight" || param == "bias")
+}

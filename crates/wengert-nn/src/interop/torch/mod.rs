@@ -1,0 +1,105 @@
+//! An [`Mlp`](crate::Mlp) as a PyTorch state dict in safetensors, both ways: the state dict
+//! of `nn.Sequential(Linear, act, Linear, act, ..., Linear)`.
+//!
+//! # The two layouts
+//!
+//! | file | tensor names | weight | bias |
+//! | --- | --- | --- | --- |
+//! | wengert's own checkpoint ([`crate::checkpoint`]) | `layer0.weight`, `layer0.bias`, `layer1.weight`, ... | `[in, out]` (`Z = X W + b`) | `[out]` |
+//! | PyTorch / candle, this module | `0.weight`, `0.bias`, `2.weight`, ... | `[out, in]` (`Z = X Wᵀ + b`) | `[out]` |
+//!
+//! In the PyTorch file the Linear layers sit at the even indices of the `nn.Sequential`:
+//! the activation modules between them (`nn.ReLU`, `nn.Tanh`, `nn.Sigmoid`, `nn.Softplus`)
+//! take the odd indices and hold no tensors. [`save_mlp`] transposes each weight to
+//! `[out, in]`; [`load_mlp`] transposes it back.
+//!
+//! # Metadata
+//!
+//! A state dict holds tensors only, so [`save_mlp`] records the rest in the safetensors
+//! header's `__metadata__`:
+//!
+//! - `format`: `"pt"`, the convention of Hugging Face's tools for PyTorch-layout tensors.
+//!   [`load_mlp`] accepts a file without it, and refuses any other value (`"tf"`, `"flax"`,
+//!   a wengert checkpoint's format): those frameworks store weights `[in, out]`, and a
+//!   square layer would load transposed without any shape error.
+//! - `activation`: `relu`, `tanh`, `sigmoid` or `softplus`, the module between the Linear
+//!   layers (`nn.ReLU`, `nn.Tanh`, `nn.Sigmoid`, `nn.Softplus` with PyTorch's defaults).
+//!
+//! The element type is not metadata: each tensor's dtype is in the header (`F32` or
+//! `F64`), and is `T` for an `Mlp<T>`. [`load_mlp`] reads f32 and f64 files into either
+//! `Mlp<f32>` or `Mlp<f64>`, converting each number (f64 to f32 rounds to nearest).
+//!
+//! # What is checked on import
+//!
+//! Every tensor name is `<even index>.weight` or `<even index>.bias`, the indices run
+//! 0, 2, 4, ... with no gap, each weight is a non-empty `[out, in]` matrix with a bias
+//! `[out]`, and each layer takes as many inputs as the previous one gives outputs. A
+//! wengert checkpoint's names (`layer0.weight`) are refused with a pointer to
+//! [`crate::checkpoint`]. What no file can show is a square weight that another program
+//! wrote transposed under PyTorch's names: its shape is right either way.
+//!
+//! # Examples
+//!
+//! ```
+//! use wengert_nn::checkpoint::Checkpoint;
+//! use wengert_nn::interop::torch::{load_mlp, save_mlp};
+//! use wengert_nn::{Activation, Linear, Mlp};
+//! use wengert_tape::Tensor;
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let dir = tempfile::tempdir()?;
+//! // 2 inputs -> 3 hidden -> 1 output; wengert's weights are [in, out].
+//! let mlp = Mlp {
+//!     layers: vec![
+//!         Linear::from_tensors(Tensor::from_rows(&[[1.0_f32, 2.0, 3.0], [4.0, 5.0, 6.0]]), Tensor::from_slice(&[0.1, 0.2, 0.3])),
+//!         Linear::from_tensors(Tensor::from_rows(&[[1.0], [-1.0], [0.5]]), Tensor::from_slice(&[0.0])),
+//!     ],
+//!     hidden: Activation::Relu,
+//! };
+//! let path = dir.path().join("mlp.safetensors");
+//! save_mlp(&mlp, &path)?;
+//!
+//! // The file is PyTorch's layout: `0.weight` is [out, in] = [3, 2], the transpose.
+//! let file = Checkpoint::<f32>::load(&path)?;
+//! let weight = file.get("0.weight").ok_or("no 0.weight")?;
+//! assert_eq!(weight.shape().dims(), [3, 2]);
+//! assert_eq!(weight.data(), &[1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
+//! assert_eq!(file.names().collect::<Vec<_>>(), ["0.bias", "0.weight", "2.bias", "2.weight"]);
+//! assert_eq!(file.metadata("activation"), Some("relu"));
+//!
+//! // And it loads back into the same model, here at double precision.
+//! let loaded = load_mlp::<f64>(&path, None)?;
+//! assert_eq!(loaded.sizes(), [2, 3, 1]);
+//! assert_eq!(loaded.layers[0].weight[(1, 2)], 6.0);
+//! assert_eq!(loaded.hidden, Activation::Relu);
+//! # Ok(())
+//! # }
+//! ```
+
+mod error;
+mod export;
+mod import;
+
+pub use error::TorchError;
+pub use export::{mlp_to_bytes, save_mlp};
+pub use import::{load_mlp, mlp_from_bytes};
+
+use wengert_tape::{Real, Shape, Tensor};
+
+/// The metadata field naming the tensors' layout, and the value for PyTorch's.
+const FORMAT_KEY: &str = "format";
+const FORMAT_PYTORCH: &str = "pt";
+
+/// The metadata field naming the activation between the Linear layers.
+const ACTIVATION_KEY: &str = "activation";
+
+/// The `nn.Sequential` index of Linear layer `layer`: activations take the odd indices.
+fn sequential_index(layer: usize) -> usize {
+    2 * layer
+}
+
+/// The transpose of a matrix: `[rows x cols]` becomes `[cols x rows]`.
+fn transposed<T: Real>(matrix: &Tensor<T>) -> Tensor<T> {
+    let (rows, cols) = (matrix.shape().rows(), matrix.shape().cols());
+    // Element (i, j) of the result is element (j, i) of `matrix`; i runs over its columns.
+    Tensor::from_fn(Shape::matrix(cols, rows), |n| matrix[(n % rows, n / rows)])
+}

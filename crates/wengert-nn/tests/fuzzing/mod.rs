@@ -20,9 +20,10 @@ pub mod mutate;
 pub mod targets;
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Once;
 
 pub use mutate::{mutate, Field, Rng, Sample};
 
@@ -127,6 +128,29 @@ impl fmt::Display for Outcome {
     }
 }
 
+thread_local! {
+    // Whether this thread is inside `judge`, and where its last panic there happened.
+    static JUDGING: Cell<bool> = const { Cell::new(false) };
+    static PANIC_LOCATION: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Replaces the panic hook, once, by one that only notes where a panic inside `judge`
+/// happened (it becomes part of the outcome); other panics, a failing test's among them,
+/// still go to the previous hook.
+fn install_panic_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if JUDGING.with(Cell::get) {
+                PANIC_LOCATION.with(|place| *place.borrow_mut() = info.location().map(ToString::to_string));
+            } else {
+                previous(info);
+            }
+        }));
+    });
+}
+
 /// The text of a panic's payload.
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     payload
@@ -140,10 +164,16 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 /// `names` is the file name every error must contain (none for flags); `input_size` sets
 /// the allocation bound.
 pub fn judge(input_size: usize, names: &[&str], parse: impl FnOnce() -> Result<(), String>) -> Outcome {
+    install_panic_hook();
+    JUDGING.with(|judging| judging.set(true));
     let (result, largest) = largest_allocation_during(|| catch_unwind(AssertUnwindSafe(parse)));
+    JUDGING.with(|judging| judging.set(false));
     let bound = allocation_bound(input_size);
     match result {
-        Err(payload) => Outcome::Panicked(panic_message(payload.as_ref())),
+        Err(payload) => {
+            let location = PANIC_LOCATION.with(|place| place.borrow_mut().take()).unwrap_or_default();
+            Outcome::Panicked(format!("{} (at {location})", panic_message(payload.as_ref())))
+        }
         Ok(_) if largest > bound => Outcome::TooLarge { largest, bound },
         Ok(Ok(())) => Outcome::Accepted,
         Ok(Err(message)) if names.iter().all(|name| !message.contains(name)) && !names.is_empty() => {
@@ -157,6 +187,9 @@ pub fn judge(input_size: usize, names: &[&str], parse: impl FnOnce() -> Result<(
 // A target: a parser and the real files to mutate for it.
 // ---------------------------------------------------------------------------------------
 
+/// Runs a parser on one input and judges it.
+pub type Run = Box<dyn Fn(&[u8]) -> Outcome>;
+
 /// A parser under fuzzing: the files to mutate and how to run it on mutated bytes.
 pub struct Target {
     /// A short name: `csv`, `csv.gz`, `idx-images`, `idx-labels`, `checkpoint`, `flags`.
@@ -164,7 +197,7 @@ pub struct Target {
     /// The real inputs, each with the header fields a mutation may set to huge values.
     pub samples: Vec<Sample>,
     /// Runs the parser on one input and judges it.
-    pub run: Box<dyn Fn(&[u8]) -> Outcome>,
+    pub run: Run,
 }
 
 /// One mutated input and what became of it.

@@ -3,7 +3,7 @@
 //! written by the library's own writers. The command-line flags are a target of the facade
 //! package (they live in its examples); [`argv_samples`] gives their real inputs.
 
-use super::{judge, Field, Outcome, Sample, Target};
+use super::{judge, Field, Run, Sample, Target};
 use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 use flate2::Compression;
@@ -157,7 +157,7 @@ pub fn gzipped(bytes: &[u8]) -> Vec<u8> {
 }
 
 /// Runs `load_csv` on `bytes` written to `file` in `scratch`.
-fn csv_run(scratch: Scratch, file: &'static str) -> Box<dyn Fn(&[u8]) -> Outcome> {
+fn csv_run(scratch: Scratch, file: &'static str) -> Run {
     Box::new(move |bytes| {
         let Fresh(path) = &Fresh::new(&scratch, file, bytes);
         let name = path.display().to_string();

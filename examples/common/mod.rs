@@ -2,7 +2,7 @@
 //! and splitting the data, training with a progress bar, checkpoints that a second run can
 //! resume from, and an SVG plot of the loss and accuracy curves.
 
-mod plot;
+pub mod plot;
 
 use clap::Parser;
 use rand::SeedableRng;

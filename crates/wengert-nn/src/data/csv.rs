@@ -61,8 +61,11 @@ fn parse_csv(bytes: &[u8], path: &Path, num_classes: usize) -> Result<Dataset, D
         let found = 1 + line.iter().filter(|&&byte| byte == b',').count();
         if labels.is_empty() {
             columns = found;
+            // At most one row per line, and at most one feature per two bytes (a digit and
+            // its comma): without the second bound, a wide first row over many short lines
+            // would reserve lines x columns, far more than the file holds.
             let rows_bound = 1 + bytes.iter().filter(|&&byte| byte == b'\n').count();
-            features.reserve(rows_bound * (columns - 1));
+            features.reserve(rows_bound.saturating_mul(columns - 1).min(bytes.len() / 2 + 1));
             labels.reserve(rows_bound);
         } else if found != columns {
             return Err(DataError::WrongColumnCount {

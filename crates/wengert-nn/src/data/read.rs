@@ -15,17 +15,11 @@ pub(super) fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>, DataError> {
     if !raw.starts_with(&GZIP_MAGIC) {
         return Ok(raw);
     }
-    let mut bytes = Vec::with_capacity(size_hint(&raw));
+    // No capacity from the gzip trailer's size field: a corrupt or truncated file can claim
+    // any size there, and reserving it would allocate on the file's word. The vector grows.
+    let mut bytes = Vec::new();
     MultiGzDecoder::new(raw.as_slice())
         .read_to_end(&mut bytes)
         .map_err(|source| DataError::Gzip { path: path.to_owned(), source })?;
     Ok(bytes)
-}
-
-/// The uncompressed size a gzip trailer claims (its last 4 bytes, ISIZE, little-endian),
-/// trusted only as far as deflate's best ratio (about 1032:1) allows: a capacity hint.
-fn size_hint(raw: &[u8]) -> usize {
-    let Some(trailer) = raw.len().checked_sub(4).map(|start| &raw[start..]) else { return 0 };
-    let claimed = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]) as usize;
-    claimed.min(raw.len().saturating_mul(1032))
 }

@@ -45,12 +45,12 @@ pub enum Phase {
 /// # Examples
 ///
 /// ```
-/// use wengert_tape::{anomaly::Phase, Tape};
+/// use wengert_tape::{anomaly::Phase, BackwardError, Tape};
 /// let tape = Tape::<f64>::new();
 /// tape.set_anomaly_detection(true);
 /// let x = tape.var(0.0);
 /// let y = x.sqrt(); // sqrt(0) = 0 is fine; its derivative 1 / (2 sqrt 0) is not
-/// let anomaly = tape.try_backward(y).err().expect("an infinite adjoint");
+/// let anomaly = tape.try_backward(y).err().and_then(BackwardError::into_anomaly).expect("an infinite adjoint");
 /// assert_eq!((anomaly.node, anomaly.op, anomaly.phase), (1, "sqrt", Phase::Backward { input: 0 }));
 /// ```
 #[derive(Clone, Debug, PartialEq)]
@@ -169,7 +169,7 @@ impl<T: Real> Tape<T> {
     /// assert!(message.starts_with("anomaly: node #1 (ln) computed NaN"), "{message}");
     /// ```
     pub fn set_anomaly_detection(&self, enabled: bool) {
-        self.recording.borrow_mut().anomaly.enabled = enabled;
+        self.recording_mut().anomaly.enabled = enabled;
     }
 
     /// True if anomaly mode is on.

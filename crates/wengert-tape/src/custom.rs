@@ -75,7 +75,7 @@ impl<T: Real> Tape<T> {
         // missing op, whatever the op's forward does.
         let op: Rc<dyn CustomOp<T>> = Rc::new(op);
         let index = {
-            let mut recording = self.recording.borrow_mut();
+            let mut recording = self.recording_mut();
             recording.custom_ops.push(Rc::clone(&op));
             u32::try_from(recording.custom_ops.len() - 1).expect("tape: more than 2^32 custom ops")
         };

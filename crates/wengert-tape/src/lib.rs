@@ -43,7 +43,7 @@ pub use custom::CustomOp;
 pub use inspect::{ExplainedStep, Explanation, TapeStats};
 pub use real::{gemm_threads, set_gemm_threads, Real};
 pub use shape::Shape;
-pub use sweep::Gradients;
+pub use sweep::{BackwardError, Gradients};
 pub use tape::{Leaf, Tape};
 pub use tensor::Tensor;
 pub use var::Var;
@@ -51,5 +51,5 @@ pub use var::Var;
 /// The names most programs need: `use wengert_tape::prelude::*;`.
 pub mod prelude {
     pub use crate::check::{assert_gradients, check_gradients, GradCheck, Tolerance};
-    pub use crate::{Anomaly, CustomOp, Gradients, Real, Shape, Tape, Tensor, Var};
+    pub use crate::{Anomaly, BackwardError, CustomOp, Gradients, Real, Shape, Tape, Tensor, Var};
 }

@@ -35,6 +35,75 @@ pub struct Gradients<'t, T> {
     pub(crate) adjoints: Vec<T>,
     /// The index of the node the sweep started from.
     pub(crate) output: u32,
+    /// How many nodes the tape held at the sweep: a node recorded later has no adjoint here.
+    pub(crate) covered: usize,
+}
+
+/// Why a reverse sweep could not give gradients.
+///
+/// # Examples
+///
+/// ```
+/// use wengert_tape::{BackwardError, Tape};
+/// let tape = Tape::<f64>::new();
+/// let c = tape.constant(3.0);
+/// let error = tape.try_backward(c * c).err().expect("no trainable leaf");
+/// assert!(matches!(error, BackwardError::NoTrainableLeaf { output: 1, .. }));
+/// assert!(error.to_string().contains("depends on no trainable leaf"));
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub enum BackwardError {
+    /// The output depends on no trainable leaf ([`Tape::var`]), so every gradient would be
+    /// zero: usually a leaf made with `constant` instead of `var`, a `detach`, or a loss
+    /// recorded inside `no_grad`.
+    NoTrainableLeaf {
+        /// The output node's index.
+        output: usize,
+        /// The output node's op.
+        op: &'static str,
+    },
+    /// Anomaly mode found a NaN or infinite adjoint.
+    Anomaly(Anomaly),
+}
+
+impl BackwardError {
+    /// The anomaly, if that is what stopped the sweep.
+    ///
+    /// ```
+    /// use wengert_tape::Tape;
+    /// let tape = Tape::<f64>::new();
+    /// tape.set_anomaly_detection(true);
+    /// let x = tape.var(0.0);
+    /// let anomaly = tape.try_backward(x.sqrt()).err().and_then(|e| e.into_anomaly());
+    /// assert_eq!(anomaly.map(|a| a.op), Some("sqrt"));
+    /// ```
+    pub fn into_anomaly(self) -> Option<Anomaly> {
+        match self {
+            BackwardError::Anomaly(anomaly) => Some(anomaly),
+            BackwardError::NoTrainableLeaf { .. } => None,
+        }
+    }
+}
+
+impl std::fmt::Display for BackwardError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BackwardError::NoTrainableLeaf { output, op } => write!(
+                f,
+                "backward: the output (node #{output}, {op}) depends on no trainable leaf, so it has no gradient \
+                 (make the leaves you train with Tape::var, not Tape::constant, and record the loss outside no_grad)"
+            ),
+            BackwardError::Anomaly(anomaly) => anomaly.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for BackwardError {}
+
+impl From<Anomaly> for BackwardError {
+    fn from(anomaly: Anomaly) -> Self {
+        BackwardError::Anomaly(anomaly)
+    }
 }
 
 /// How many nodes ahead of the one it works on the sweep prefetches inputs. On a long scalar
@@ -65,8 +134,9 @@ impl<T: Real> Tape<T> {
     ///
     /// # Panics
     ///
-    /// If `output` has more than one element (use [`Tape::backward_with_seed`]) or belongs
-    /// to another tape.
+    /// If `output` has more than one element (use [`Tape::backward_with_seed`]), depends on
+    /// no trainable leaf (as PyTorch refuses it: every gradient would be zero; see
+    /// [`Tape::try_backward`]), or belongs to another tape.
     ///
     /// ```
     /// use wengert_tape::Tape;
@@ -90,7 +160,8 @@ impl<T: Real> Tape<T> {
     ///
     /// # Panics
     ///
-    /// If `seed` has another length than `output`, or `output` belongs to another tape.
+    /// If `seed` has another length than `output`, `output` depends on no trainable leaf, or
+    /// belongs to another tape.
     ///
     /// ```
     /// use wengert_tape::{Tape, Tensor};
@@ -102,15 +173,16 @@ impl<T: Real> Tape<T> {
     /// ```
     #[track_caller]
     pub fn backward_with_seed<'t>(&'t self, output: Var<'t, T>, seed: &[T]) -> Gradients<'t, T> {
-        self.try_backward_with_seed(output, seed).unwrap_or_else(|anomaly| panic!("{anomaly}"))
+        self.try_backward_with_seed(output, seed).unwrap_or_else(|error| panic!("{error}"))
     }
 
-    /// As [`Tape::backward`], but in anomaly mode a NaN or infinite adjoint is returned as
-    /// an [`Anomaly`] instead of a panic. (With anomaly mode off it always succeeds.)
+    /// As [`Tape::backward`], but an output that depends on no trainable leaf, and in anomaly
+    /// mode a NaN or infinite adjoint, are returned as a [`BackwardError`] instead of a panic.
     ///
     /// # Errors
     ///
-    /// The first anomaly the sweep met, naming the node whose rule produced it.
+    /// [`BackwardError::NoTrainableLeaf`], or [`BackwardError::Anomaly`] with the first
+    /// anomaly the sweep met, naming the node whose rule produced it.
     ///
     /// # Panics
     ///
@@ -123,27 +195,32 @@ impl<T: Real> Tape<T> {
     /// assert_eq!(tape.try_backward(x.sqrt()).unwrap().wrt(x), 0.25);
     /// ```
     #[track_caller]
-    pub fn try_backward<'t>(&'t self, output: Var<'t, T>) -> Result<Gradients<'t, T>, Anomaly> {
+    pub fn try_backward<'t>(&'t self, output: Var<'t, T>) -> Result<Gradients<'t, T>, BackwardError> {
         let shape = output.shape();
         assert!(shape.numel() == 1, "backward: the output is {shape}, not a scalar (use try_backward_with_seed)");
         self.try_backward_with_seed(output, &[T::one()])
     }
 
-    /// As [`Tape::backward_with_seed`], returning an anomaly instead of panicking.
+    /// As [`Tape::backward_with_seed`], returning a [`BackwardError`] instead of panicking.
     ///
     /// # Errors
     ///
-    /// The first anomaly the sweep met in anomaly mode.
+    /// As [`Tape::try_backward`].
     ///
     /// # Panics
     ///
     /// As [`Tape::backward_with_seed`].
     #[track_caller]
-    pub fn try_backward_with_seed<'t>(&'t self, output: Var<'t, T>, seed: &[T]) -> Result<Gradients<'t, T>, Anomaly> {
+    pub fn try_backward_with_seed<'t>(
+        &'t self,
+        output: Var<'t, T>,
+        seed: &[T],
+    ) -> Result<Gradients<'t, T>, BackwardError> {
         assert!(std::ptr::eq(output.tape, self), "backward: the output belongs to another tape");
-        let mut guard = self.recording.borrow_mut();
+        let mut guard = self.recording_mut();
         let recording = &mut *guard;
         let last = output.index;
+        let covered = recording.nodes.len();
         let output_node = &recording.nodes[last];
         assert_eq!(
             seed.len(),
@@ -152,13 +229,13 @@ impl<T: Real> Tape<T> {
             seed.len(),
             output_node.shape
         );
+        if !output_node.requires_grad() {
+            let op = crate::ops::node_op_name(output_node, &recording.custom_ops);
+            return Err(BackwardError::NoTrainableLeaf { output: last, op });
+        }
         let mut adjoints = std::mem::take(&mut recording.adjoint_pool);
         adjoints.clear();
         adjoints.resize(recording.adjoint_len, T::zero());
-        if !output_node.requires_grad() {
-            // The output depends on no trainable leaf: every gradient is zero.
-            return Ok(Gradients { tape: self, adjoints, output: output.index as u32 });
-        }
         let start = output_node.adjoint_offset;
         adjoints[start..start + seed.len()].copy_from_slice(seed);
 
@@ -197,11 +274,11 @@ impl<T: Real> Tape<T> {
             if anomaly.enabled {
                 let graph = (nodes, extra_inputs, custom_ops);
                 if let Some(found) = Anomaly::in_backward(anomaly, graph, index as u32, &adjoints) {
-                    return Err(found);
+                    return Err(found.into());
                 }
             }
         }
-        Ok(Gradients { tape: self, adjoints, output: output.index as u32 })
+        Ok(Gradients { tape: self, adjoints, output: output.index as u32, covered })
     }
 
     /// The Jacobian of `output` with respect to `input`, `[numel(output) x numel(input)]`,
@@ -262,8 +339,8 @@ impl<'t, T: Real> Gradients<'t, T> {
     ///
     /// # Panics
     ///
-    /// If `v` needs no gradient (a constant, or made only from constants), or belongs to
-    /// another tape.
+    /// If `v` needs no gradient (a constant, or made only from constants), was recorded
+    /// after the sweep, or belongs to another tape.
     ///
     /// ```
     /// use wengert_tape::{Tape, Tensor};
@@ -275,6 +352,13 @@ impl<'t, T: Real> Gradients<'t, T> {
     pub fn wrt_slice(&self, v: Var<'t, T>) -> &[T] {
         match self.get(v) {
             Some(adjoint) => adjoint,
+            None if v.index >= self.covered => panic!(
+                "wrt: node #{} ({}, {}) was recorded after the sweep, which covered nodes #0 to #{}; sweep again to get its gradient",
+                v.index,
+                v.op_name(),
+                v.shape(),
+                self.covered - 1
+            ),
             None => panic!(
                 "wrt: node #{} ({}, {}) depends on no trainable leaf, so it has no gradient (make it with Tape::var)",
                 v.index,
@@ -302,7 +386,7 @@ impl<'t, T: Real> Gradients<'t, T> {
         Tensor::new(v.shape(), self.wrt_slice(v).to_vec())
     }
 
-    /// dL/dv, or `None` if `v` depends on no trainable leaf.
+    /// dL/dv, or `None` if `v` depends on no trainable leaf or was recorded after the sweep.
     ///
     /// # Panics
     ///
@@ -319,6 +403,9 @@ impl<'t, T: Real> Gradients<'t, T> {
     #[track_caller]
     pub fn get(&self, v: Var<'t, T>) -> Option<&[T]> {
         assert!(std::ptr::eq(v.tape, self.tape), "wrt: the handle belongs to another tape");
+        if v.index >= self.covered {
+            return None;
+        }
         let recording = self.tape.recording.borrow();
         let node = &recording.nodes[v.index];
         if !node.requires_grad() {

@@ -365,7 +365,7 @@ impl<T: Real> Tape<T> {
         forward: impl FnOnce(&[Node], &[T], &mut [T]),
     ) -> Var<'t, T> {
         self.check_inputs(&op, inputs);
-        let mut guard = self.recording.borrow_mut();
+        let mut guard = self.recording_mut();
         let recording = &mut *guard;
         let requires_grad = recording.requires_grad(&op, inputs);
         let value_offset = recording.values.len();
@@ -392,7 +392,7 @@ impl<T: Real> Tape<T> {
     ) -> Var<'t, T> {
         debug_assert!(shape.numel() == 1 && inputs.iter().all(|v| v.shape.numel() == 1));
         self.check_inputs(&op, &inputs);
-        let mut guard = self.recording.borrow_mut();
+        let mut guard = self.recording_mut();
         let recording = &mut *guard;
         let requires_grad = recording.requires_grad(&op, &inputs);
         let value = f(inputs.map(|v| recording.values[recording.nodes[v.index].value_offset]));
@@ -402,6 +402,18 @@ impl<T: Real> Tape<T> {
         let index = recording.append(op, &inputs, shape, value_offset, requires_grad, 0);
         self.check_forward(guard, index);
         Var { tape: self, index: index as usize, shape }
+    }
+
+    /// The recording, mutably. Recording while a borrow from [`Var::values`] is alive would
+    /// let the arena move under it, so that panics, saying so (rather than the standard
+    /// library's bare "already borrowed").
+    #[track_caller]
+    #[inline(always)]
+    pub(crate) fn recording_mut(&self) -> std::cell::RefMut<'_, Recording<T>> {
+        match self.recording.try_borrow_mut() {
+            Ok(recording) => recording,
+            Err(_) => values_still_borrowed(),
+        }
     }
 
     /// Panics unless every input was recorded on this tape.
@@ -465,14 +477,14 @@ impl<T: Real> Tape<T> {
                 self.tape.recording.borrow_mut().grad_enabled = self.previous;
             }
         }
-        let previous = std::mem::replace(&mut self.recording.borrow_mut().grad_enabled, false);
+        let previous = std::mem::replace(&mut self.recording_mut().grad_enabled, false);
         let _restore = Restore { tape: self, previous };
         f()
     }
 
     /// Appends indices an op keeps (a loss's class labels) and returns where they start.
     pub(crate) fn push_indices(&self, indices: &[usize]) -> u32 {
-        let mut recording = self.recording.borrow_mut();
+        let mut recording = self.recording_mut();
         let start = u32::try_from(recording.indices.len()).expect("tape: more than 2^32 indices");
         recording.indices.extend_from_slice(indices);
         start
@@ -521,6 +533,17 @@ impl<T: Real> Tape<T> {
         recording.anomaly.locations.clear();
         recording.adjoint_len = 0;
     }
+}
+
+/// The panic of recording while a [`Var::values`] borrow is alive.
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn values_still_borrowed() -> ! {
+    panic!(
+        "tape: cannot record while a borrow of a value from Var::values() is alive (recording may move the \
+         value arena); drop it first, or copy the value with Var::to_tensor()"
+    )
 }
 
 #[cfg(test)]

@@ -66,7 +66,8 @@ impl<'t, T: Real> Var<'t, T> {
 
     /// The node's values, row-major, borrowed from the tape.
     ///
-    /// Drop the borrow before recording more: the tape cannot grow while it is read.
+    /// Drop the borrow before recording more: the tape cannot grow while it is read, and
+    /// recording while the borrow is alive panics, saying so.
     ///
     /// ```
     /// use wengert_tape::{Tape, Tensor};

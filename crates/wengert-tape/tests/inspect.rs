@@ -519,17 +519,6 @@ fn explanation_of_a_softmax_cross_entropy_mlp_names_the_fused_bp1() {
 }
 
 #[test]
-fn explanation_of_an_output_without_trainable_leaves_lists_nothing() {
-    let tape = Tape::<f64>::new();
-    let c = tape.constant(2.0);
-    let _w = tape.var(1.0);
-    let out = c.exp();
-    let explanation = tape.backward(out).explain();
-    assert!(explanation.lines().is_empty());
-    assert!(explanation.to_string().contains("no node was reached"), "{explanation}");
-}
-
-#[test]
 fn explanation_display_has_a_header_and_one_line_per_step() {
     let tape = Tape::<f64>::new();
     let n = network(&tape, true);

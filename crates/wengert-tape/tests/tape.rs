@@ -7,7 +7,7 @@
 
 use proptest::collection::vec;
 use proptest::prelude::*;
-use wengert_tape::{Real, Shape, Tape, Tensor, Var};
+use wengert_tape::{BackwardError, Real, Shape, Tape, Tensor, Var};
 
 // ---------------------------------------------------------------------------------------
 // A million-node chain
@@ -87,13 +87,52 @@ fn data_batch_in_matmul_gets_no_gradient() {
 
 /// An output that depends on no var sweeps nothing: every var's gradient is 0.
 #[test]
-fn output_made_of_constants_only_gives_zero_gradients() {
+#[should_panic(expected = "backward: the output (node #2, mul) depends on no trainable leaf")]
+fn backward_of_an_output_made_of_constants_only_panics() {
+    // As PyTorch refuses it: every gradient would be zero, which is nearly always a slip.
     let tape = Tape::<f64>::new();
-    let w = tape.var(&Tensor::from_slice(&[1.0, 2.0]));
+    let _w = tape.var(&Tensor::from_slice(&[1.0, 2.0]));
     let c = tape.constant(3.0);
-    let out = c * c;
-    let grads = tape.backward(out);
-    assert_eq!(grads.wrt_slice(w), &[0.0, 0.0]);
+    let _ = tape.backward(c * c);
+}
+
+#[test]
+fn try_backward_of_an_output_made_of_constants_only_is_an_error() {
+    let tape = Tape::<f64>::new();
+    let w = tape.var(1.0);
+    let frozen = tape.no_grad(|| w * 2.0);
+    let error = tape.try_backward(frozen.exp()).err().expect("no trainable leaf");
+    assert_eq!(error, BackwardError::NoTrainableLeaf { output: 2, op: "exp" });
+}
+
+#[test]
+fn gradients_of_a_node_recorded_after_the_sweep_are_none() {
+    let tape = Tape::<f64>::new();
+    let w = tape.var(2.0);
+    let grads = tape.backward(w * w);
+    let later = w.exp();
+    assert_eq!(grads.get(later), None);
+    assert_eq!(grads.wrt(w), 4.0);
+}
+
+#[test]
+#[should_panic(expected = "wrt: node #2 (exp, []) was recorded after the sweep, which covered nodes #0 to #1")]
+fn gradient_of_a_node_recorded_after_the_sweep_panics_saying_so() {
+    let tape = Tape::<f64>::new();
+    let w = tape.var(2.0);
+    let grads = tape.backward(w * w);
+    let later = w.exp();
+    let _ = grads.wrt(later);
+}
+
+#[test]
+#[should_panic(expected = "tape: cannot record while a borrow of a value from Var::values() is alive")]
+fn recording_while_values_are_borrowed_panics_naming_the_cause() {
+    let tape = Tape::<f64>::new();
+    let x = tape.var(&Tensor::from_slice(&[1.0, 2.0]));
+    let values = x.values();
+    let _ = x * 2.0;
+    drop(values);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -153,9 +153,6 @@ impl fmt::Display for Explanation {
     /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "reverse sweep from #{} ({} {}): ", self.output, self.output_op, self.output_shape)?;
-        if self.steps.is_empty() {
-            return writeln!(f, "it depends on no trainable leaf, so no node was reached");
-        }
         writeln!(f, "{} nodes reached, from the output down to the leaves", self.steps.len())?;
         let columns: Vec<[String; 3]> = self
             .steps

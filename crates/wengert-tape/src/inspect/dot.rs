@@ -16,7 +16,8 @@
 //! The picture is for graphs of up to a few hundred nodes: a layer's matrices are one node
 //! each, so a training step of an MLP qualifies, but a long scalar chain does not.
 
-use super::{adjoint_of, op_name, reached_from, summary, value_of};
+use super::{adjoint_of, reached_from, summary, value_of};
+use crate::ops::node_op_name;
 use crate::ops::{Op, Source};
 use crate::tape::Recording;
 use crate::{Gradients, Real, Tape};
@@ -106,7 +107,7 @@ fn render<T: Real>(tape: &Tape<T>, grads: Option<&Gradients<'_, T>>) -> String {
     dot.push_str("  edge [fontname=\"Helvetica\", fontsize=9, arrowsize=0.7];\n");
 
     for (index, node) in nodes.iter().enumerate() {
-        let name = op_name(&recording, node);
+        let name = node_op_name(node, &recording.custom_ops);
         let kind = if output == Some(index) {
             Kind::Loss
         } else {

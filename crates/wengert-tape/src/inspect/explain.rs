@@ -9,7 +9,8 @@
 //! recognised, its three lines also name the backpropagation equation they carry out
 //! (BP1-BP4, notes section 4).
 
-use super::{adjoint_of, number, op_name, reached_from, summary_line};
+use super::{adjoint_of, number, reached_from, summary_line};
+use crate::ops::node_op_name;
 use crate::ops::{Linear, Loss, Op};
 use crate::registry::{Gradient, OpSpec};
 use crate::tape::Recording;
@@ -421,7 +422,7 @@ impl<T: Real> Gradients<'_, T> {
                 continue;
             }
             let node = &nodes[index];
-            let name = op_name(&recording, node);
+            let name = node_op_name(node, &recording.custom_ops);
             let input_shapes: Vec<Shape> =
                 recording.inputs_of(index).iter().map(|&i| nodes[i as usize].shape).collect();
             let constants_start = node.value_offset + node.shape.numel();
@@ -440,7 +441,12 @@ impl<T: Real> Gradients<'_, T> {
             });
         }
         let output_node = &nodes[output];
-        Explanation { output, output_op: op_name(&recording, output_node), output_shape: output_node.shape, steps }
+        Explanation {
+            output,
+            output_op: node_op_name(output_node, &recording.custom_ops),
+            output_shape: output_node.shape,
+            steps,
+        }
     }
 }
 

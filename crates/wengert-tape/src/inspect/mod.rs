@@ -30,11 +30,6 @@ pub use stats::TapeStats;
 use crate::tape::{Node, Recording};
 use crate::{Gradients, Real};
 
-/// The name of a node's op as messages spell it, a custom op's own name included.
-pub(crate) fn op_name<T: Real>(recording: &Recording<T>, node: &Node) -> &'static str {
-    crate::ops::node_op_name(node, &recording.custom_ops)
-}
-
 /// `x` with 6 significant digits, as C's `%.6g` prints it: `0.0896169`, `36`, `1.5e-07`.
 pub(crate) fn number<T: Real>(x: T) -> String {
     let x = x.to_f64().unwrap_or(f64::NAN);

@@ -1,7 +1,7 @@
 //! Tape statistics: how many nodes of each op a tape holds, and the memory of its arenas,
 //! used and reserved.
 
-use super::op_name;
+use crate::ops::node_op_name;
 use crate::tape::Node;
 use crate::{Real, Tape};
 use std::fmt;
@@ -177,7 +177,7 @@ impl<T: Real> Tape<T> {
         let recording = self.recording.borrow();
         let mut by_op: Vec<(&'static str, usize)> = Vec::new();
         for node in &recording.nodes {
-            let name = op_name(&recording, node);
+            let name = node_op_name(node, &recording.custom_ops);
             match by_op.iter_mut().find(|(known, _)| *known == name) {
                 Some((_, count)) => *count += 1,
                 None => by_op.push((name, 1)),

@@ -169,7 +169,7 @@ fn slices_out_of_bounds_or_reversed_panic_naming_the_range_and_shape() {
             Box::new(|| {
                 let _ = v.slice_rows(1..2);
             }),
-            "slice_rows: rows 1..2 are out of bounds for [2] (1 rows)",
+            "slice_rows: rows 1..2 are out of bounds for [2] (1 row: a vector is one row)",
         ),
         (
             Box::new(|| {

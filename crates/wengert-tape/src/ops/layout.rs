@@ -299,7 +299,11 @@ fn check_range(op: &str, what: &str, range: &Range<usize>, len: usize, shape: Sh
     check_shapes(range.start < range.end, op, || {
         format!("{what} {range:?} of {shape} are empty or reversed (the start must be below the end)")
     });
-    check_shapes(range.end <= len, op, || format!("{what} {range:?} are out of bounds for {shape} ({len} {what})"));
+    check_shapes(range.end <= len, op, || {
+        let count = if len == 1 { format!("1 {}", what.trim_end_matches('s')) } else { format!("{len} {what}") };
+        let vector = if shape.rank() == 1 && what == "rows" { ": a vector is one row" } else { "" };
+        format!("{what} {range:?} are out of bounds for {shape} ({count}{vector})")
+    });
 }
 
 impl<'t, T: Real> Var<'t, T> {

@@ -12,7 +12,7 @@
 use super::{adjoint_of, number, reached_from, summary_line};
 use crate::ops::node_op_name;
 use crate::ops::{Linear, Loss, Op};
-use crate::registry::{Gradient, OpSpec};
+use crate::registry::{Arity, Gradient, OpSpec};
 use crate::tape::Recording;
 use crate::{Gradients, Real, Shape};
 use std::fmt;
@@ -221,7 +221,7 @@ fn rule<T: Real>(op: Op, constants: &[T], name: &str, inputs: &[Shape], shape: S
     };
     // An input broadcast over a larger output collects the sum of its contributions.
     let broadcast = |k: usize| matches!(op, Op::Binary(_)) && inputs.get(k).is_some_and(|s| s.numel() < shape.numel());
-    let texts: Vec<String> = spec
+    let mut texts: Vec<String> = spec
         .explain
         .iter()
         .enumerate()
@@ -230,6 +230,11 @@ fn rule<T: Real>(op: Op, constants: &[T], name: &str, inputs: &[Shape], shape: S
             _ => fill(text),
         })
         .collect();
+    // A variadic op with one text per kind of part (concat's `dX_k`) uses its last text for
+    // every further part.
+    if let (Arity::Variadic, Some(last)) = (spec.arity, texts.last().cloned()) {
+        texts.resize(texts.len().max(inputs.len()), last);
+    }
     let source = if broadcast(0) || broadcast(1) { format!("{source}, #broadcast") } else { source };
     Rule { inputs: texts, leaf: None, source }
 }
@@ -485,9 +490,10 @@ mod tests {
             let spec = op.spec();
             let rows: Vec<&String> = entries.iter().filter(|(id, _)| id == spec.formula).map(|(_, b)| b).collect();
             assert!(!rows.is_empty(), "{}: docs/derivations.md has no entry <a id=\"{}\">", spec.name, spec.formula);
+            // A variadic op is tried on as many inputs as it has texts (a custom op on two).
             let arity = match spec.arity {
-                crate::registry::Arity::Fixed(n) => n,
-                crate::registry::Arity::Variadic => 2,
+                Arity::Fixed(n) => n,
+                Arity::Variadic => spec.explain.len().max(2),
             };
             let constants = vec![2.0_f64; spec.constants];
             let rule = rule(op, &constants, spec.name, &vec![m; arity], m);

@@ -55,7 +55,8 @@ pub struct TapeStats {
     /// Bytes of the adjoint buffer the tape keeps for the next sweep. While a
     /// [`crate::Gradients`] is alive it holds that buffer, and this counts only what is left.
     pub adjoint_capacity_bytes: usize,
-    /// Bytes of the class labels of the fused softmax cross-entropy nodes.
+    /// Bytes of the indices ops keep: the class labels of the fused softmax cross-entropy,
+    /// the ranges of slices, the rows of `gather_rows`.
     pub label_bytes: usize,
     /// Bytes reserved for labels.
     pub label_capacity_bytes: usize,

@@ -11,6 +11,7 @@
 //! | `softmax.rs` | softmax, log_softmax, logsumexp (row-wise) | F6 |
 //! | `loss.rs` | cross_entropy, softmax_cross_entropy, bce_with_logits, mse | F7-F14 |
 //! | `reduce.rs` | sum, mean | F16 |
+//! | `layout.rs` | t, reshape, slice_rows, slice_cols, concat, stack, element, gather_rows, where | - |
 //!
 //! Adding an op to a family touches that family's file and its entry in
 //! `docs/derivations.md`, nothing else: the family's enum, its descriptor ([`OpSpec`]) and
@@ -20,6 +21,7 @@
 
 pub(crate) mod activation;
 pub(crate) mod binary;
+pub(crate) mod layout;
 pub(crate) mod linear;
 pub(crate) mod loss;
 pub(crate) mod reduce;
@@ -34,6 +36,7 @@ use crate::tape::{Node, NO_ADJOINT};
 use crate::{Real, Shape};
 pub(crate) use activation::Activation;
 pub(crate) use binary::Binary;
+pub(crate) use layout::Layout;
 pub(crate) use linear::Linear;
 pub(crate) use loss::Loss;
 pub(crate) use reduce::Reduce;
@@ -55,6 +58,7 @@ pub(crate) enum Op {
     Rowwise(Rowwise),
     Loss(Loss),
     Reduce(Reduce),
+    Layout(Layout),
     /// A user's op: its index among the tape's custom ops is the node's spare slot.
     Custom,
 }
@@ -72,6 +76,7 @@ impl Op {
             Op::Rowwise(op) => op.spec(),
             Op::Loss(op) => op.spec(),
             Op::Reduce(op) => op.spec(),
+            Op::Layout(op) => op.spec(),
             Op::Custom => &crate::custom::SPEC,
         }
     }
@@ -86,6 +91,7 @@ impl Op {
             .chain(Rowwise::ALL.iter().map(|&op| Op::Rowwise(op)))
             .chain(Loss::ALL.iter().map(|&op| Op::Loss(op)))
             .chain(Reduce::ALL.iter().map(|&op| Op::Reduce(op)))
+            .chain(Layout::ALL.iter().map(|&op| Op::Layout(op)))
             .chain(std::iter::once(Op::Custom))
     }
 
@@ -389,6 +395,7 @@ pub(crate) fn backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
         Op::Rowwise(op) => softmax::backward(op, ctx),
         Op::Loss(op) => loss::backward(op, ctx),
         Op::Reduce(op) => reduce::backward(op, ctx),
+        Op::Layout(op) => layout::backward(op, ctx),
     }
 }
 

@@ -398,7 +398,11 @@ impl<T: Real> Tape<T> {
         let value = f(inputs.map(|v| recording.values[recording.nodes[v.index].value_offset]));
         let value_offset = recording.values.len();
         recording.values.push(value);
-        recording.values.extend_from_slice(constants);
+        // Pushed one by one: the count is known where this is inlined (0, 1 or 2), and a push
+        // costs less than extend_from_slice's general copy on this hot path.
+        for &c in constants {
+            recording.values.push(c);
+        }
         let index = recording.append(op, &inputs, shape, value_offset, requires_grad, 0);
         self.check_forward(guard, index);
         Var { tape: self, index: index as usize, shape }

@@ -144,13 +144,17 @@ unary_family! {
         Powi {
             spec: spec("powi", Reads::Input, 1, &["dx = g (.) n x^(n-1), n = {c0}"],
                 probe!(|v| v[0].powi(3), shapes: one_matrix, domain: Domain::ANY)),
-            f: |x, k| x.powi(exponent(k(0))),
+            // The square, the common case, is told by a comparison of the kept number, before
+            // any conversion to an integer and without a call to the powi routine.
+            f: |x, k| if k(0) == T::lit(2.0) { x * x } else { x.powi(exponent(k(0))) },
             // (x^n)' = n x^(n-1), and 0 for n = 0; reads the input.
-            df: |x, y, k| match exponent(k(0)) {
-                0 => T::zero(),
-                // The square, the common case, without a call to the powi routine (2x exactly).
-                2 => x + x,
-                n => k(0) * x.powi(n - 1),
+            df: |x, y, k| if k(0) == T::lit(2.0) {
+                x + x
+            } else {
+                match exponent(k(0)) {
+                    0 => T::zero(),
+                    n => k(0) * x.powi(n - 1),
+                }
             },
         }
         /// `x^p`, p a real constant.

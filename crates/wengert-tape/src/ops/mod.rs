@@ -10,7 +10,7 @@
 //! | `linear.rs` | matmul, add_bias | F15 |
 //! | `softmax.rs` | softmax, log_softmax, logsumexp (row-wise) | F6 |
 //! | `loss.rs` | cross_entropy, softmax_cross_entropy, bce_with_logits, mse | F7-F14 |
-//! | `reduce.rs` | sum, mean | F16 |
+//! | `reduce.rs` | sum, mean; along an axis: sum, mean, max, min (ties split evenly), logsumexp, var | F16 |
 //!
 //! Adding an op to a family touches that family's file and its entry in
 //! `docs/derivations.md`, nothing else: the family's enum, its descriptor ([`OpSpec`]) and

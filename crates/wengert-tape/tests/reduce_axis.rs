@@ -2,8 +2,9 @@
 //! loops over an explicit `(row, col)` walk: sum_axis's gradient is the upstream of each lane,
 //! mean_axis's is `1/n` of it, max_axis and min_axis send it to the arg-max (arg-min) and
 //! split it evenly at an exact tie, logsumexp_axis's is softmax along the axis, var_axis's is
-//! `2 (x - mean) / (n - c)`. Also numpy's shapes, and misuse panics naming the op and the
-//! shape.
+//! `2 (x - mean) / (n - c)`; softmax_axis(0) and log_softmax_axis(0) are the transpose of the
+//! row-wise op on the transpose, in value and gradient. Also numpy's shapes, and misuse panics
+//! naming the op and the shape.
 
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -37,6 +38,12 @@ fn lanes(shape: Shape, axis: usize) -> Vec<Vec<(usize, usize)>> {
     } else {
         (0..rows).map(|r| (0..cols).map(|c| (r, c)).collect()).collect()
     }
+}
+
+/// `x` transposed, element by element.
+fn transpose(x: &Tensor<f64>) -> Tensor<f64> {
+    let (rows, cols) = (x.shape().rows(), x.shape().cols());
+    Tensor::from_fn(Shape::matrix(cols, rows), |k| x[(k % rows, k / rows)])
 }
 
 /// Softmax of one list by plain loops, with the max subtracted.
@@ -178,6 +185,64 @@ proptest! {
         }
     }
 
+    /// softmax_axis(0) and log_softmax_axis(0) of Z equal the transpose of the row-wise
+    /// softmax (log_softmax) of Z^T, transposed by hand; and so do their gradients under an
+    /// upstream G: the row-wise op's gradient under G^T, transposed. Each column of
+    /// softmax_axis(0) sums to 1.
+    #[test]
+    fn softmax_axis_zero_is_the_transpose_of_softmax_of_the_transpose(
+        (z, seed) in matrix().prop_flat_map(|z| {
+            let n = z.len();
+            (Just(z), vec(-2.0..2.0, n))
+        }),
+        log in any::<bool>(),
+    ) {
+        let shape = z.shape();
+        let g = Tensor::new(shape, seed);
+        let by_columns = Tape::<f64>::new();
+        let zv = by_columns.var(&z);
+        let y = if log { zv.log_softmax_axis(0) } else { zv.softmax_axis(0) };
+        prop_assert_eq!(y.shape(), shape);
+        let (values, gradient) = (y.to_tensor(), by_columns.backward_with_seed(y, g.data()).wrt_tensor(zv));
+
+        let by_rows = Tape::<f64>::new();
+        let zt = by_rows.var(&transpose(&z));
+        let yt = if log { zt.log_softmax() } else { zt.softmax() };
+        let want_values = transpose(&yt.to_tensor());
+        let want_gradient = transpose(&by_rows.backward_with_seed(yt, transpose(&g).data()).wrt_tensor(zt));
+        prop_assert!(all_close(values.data(), want_values.data(), 1e-15, 1e-14),
+            "log {log}: {values:?}, want {want_values:?}, z = {z:?}");
+        prop_assert!(all_close(gradient.data(), want_gradient.data(), 1e-15, 1e-13),
+            "log {log}: {gradient:?}, want {want_gradient:?}, z = {z:?}");
+        if !log {
+            for c in 0..shape.cols() {
+                let total: f64 = (0..shape.rows()).map(|r| values[(r, c)]).sum();
+                prop_assert!((total - 1.0).abs() <= 1e-15, "column {c} sums to {total}");
+            }
+        }
+    }
+
+    /// softmax_axis(1) is the row-wise softmax itself (the same op, the same values), and so
+    /// is a vector's softmax_axis(0).
+    #[test]
+    fn softmax_axis_one_records_the_row_wise_op(z in matrix()) {
+        let tape = Tape::<f64>::new();
+        let zv = tape.var(&z);
+        let row = tape.var(&Tensor::from_slice(&z.data()[..z.shape().cols()]));
+        let pairs = [
+            (zv.softmax_axis(1), zv.softmax()),
+            (zv.log_softmax_axis(1), zv.log_softmax()),
+            (row.softmax_axis(0), row.softmax()),
+            (row.log_softmax_axis(0), row.log_softmax()),
+        ];
+        for (by_axis, row_wise) in pairs {
+            prop_assert_eq!(by_axis.op_name(), row_wise.op_name());
+            prop_assert_eq!(&*by_axis.values(), &*row_wise.values());
+        }
+        let want: Vec<f64> = z.data().chunks(z.shape().cols()).flat_map(softmax).collect();
+        prop_assert!(all_close(&zv.softmax_axis(1).values(), &want, 1e-16, 1e-14));
+    }
+
     /// A vector's only axis reduces it whole: each axis op equals its full reduction.
     #[test]
     fn a_vectors_axis_zero_reduces_it_to_a_scalar(x in vec(-8.0..8.0, 1..=6)) {
@@ -309,4 +374,31 @@ fn mean_axis_of_a_scalar_panics() {
 fn var_axis_with_a_correction_as_large_as_the_lane_panics() {
     let tape = Tape::<f64>::new();
     let _ = tape.var(&Tensor::zeros(Shape::matrix(2, 3))).var_axis_with_correction(0, false, 2);
+}
+
+#[test]
+fn softmax_axis_and_log_softmax_axis_are_exact_at_plus_minus_1000() {
+    let tape = Tape::<f64>::new();
+    let z = tape.var(&Tensor::from_rows(&[[1000.0, -1000.0], [0.0, -1000.0]]));
+    assert_eq!(&*z.softmax_axis(0).values(), &[1.0, 0.5, 0.0, 0.5]);
+    let ln2 = 2f64.ln();
+    assert_eq!(&*z.log_softmax_axis(0).values(), &[0.0, -ln2, -1000.0, -ln2]);
+    let f32_tape = Tape::<f32>::new();
+    let z = f32_tape.var(&Tensor::from_rows(&[[1000.0_f32], [-1000.0]]));
+    assert_eq!(&*z.softmax_axis(0).values(), &[1.0, 0.0]);
+    assert_eq!(&*z.log_softmax_axis(0).values(), &[0.0, -2000.0]);
+}
+
+#[test]
+#[should_panic(expected = "softmax_axis: axis 0 is out of range for [] (a scalar has none)")]
+fn softmax_axis_of_a_scalar_panics() {
+    let tape = Tape::<f64>::new();
+    let _ = tape.var(1.0).softmax_axis(0);
+}
+
+#[test]
+#[should_panic(expected = "log_softmax_axis: axis 1 is out of range for [4] (a vector has only axis 0)")]
+fn log_softmax_axis_of_a_vector_along_axis_one_panics() {
+    let tape = Tape::<f64>::new();
+    let _ = tape.var(&Tensor::zeros(Shape::vector(4))).log_softmax_axis(1);
 }

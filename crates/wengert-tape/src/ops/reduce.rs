@@ -119,7 +119,9 @@ fn mean_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
 /// elements; element `j` of lane `i` is at `i * lane_step + j * step` of the row-major input.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Lanes {
+    /// How many lanes: the output's elements.
     pub count: usize,
+    /// The elements of each lane: `n` of a mean.
     pub len: usize,
     lane_step: usize,
     step: usize,

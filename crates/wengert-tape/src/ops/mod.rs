@@ -8,9 +8,9 @@
 //! | `binary.rs` | `+ - * /`, pow, maximum, minimum, atan2, with broadcasting | scalar calculus |
 //! | `activation.rs` | sigmoid, tanh, relu, softplus, leaky_relu, elu, gelu, silu | F1-F5 |
 //! | `linear.rs` | matmul, add_bias | F15 |
-//! | `softmax.rs` | softmax, log_softmax, logsumexp (row-wise) | F6 |
+//! | `softmax.rs` | softmax, log_softmax, logsumexp (row-wise); softmax, log_softmax along either axis | F6 |
 //! | `loss.rs` | cross_entropy, softmax_cross_entropy, bce_with_logits, mse | F7-F14 |
-//! | `reduce.rs` | sum, mean | F16 |
+//! | `reduce.rs` | sum, mean; along an axis: sum, mean, max, min (ties split evenly), logsumexp, var | F16 |
 //! | `layout.rs` | t, reshape, slice_rows, slice_cols, concat, stack, element, gather_rows, where | - |
 //!
 //! Adding an op to a family touches that family's file and its entry in

@@ -1,8 +1,12 @@
-//! Row-wise softmax, log-softmax and log-sum-exp (F6), each with the row maximum
-//! subtracted first so that no exponential overflows: softmax([1000, 0]) = [1, e^-1000].
+//! Row-wise softmax, log-softmax and log-sum-exp (F6), and softmax and log-softmax down each
+//! column, each with the row's (column's) maximum subtracted first so that no exponential
+//! overflows: softmax([1000, 0]) = [1, e^-1000].
 //!
-//! A matrix is normalised row by row; a vector (or scalar) is one row.
+//! A matrix is normalised row by row; a vector (or scalar) is one row. `softmax_axis(1)`
+//! (and a vector's `softmax_axis(0)`) records the row-wise op itself, so that the row path
+//! stays as it is; a matrix's `softmax_axis(0)` records the column op.
 
+use super::reduce::{reduced_shape, Lanes};
 use super::{one_matrix, op_family, BackwardContext, Op};
 use crate::registry::{probe, Arity, Check, Domain, Gradient, OpSpec, Reads};
 use crate::{Real, Shape, Var};
@@ -29,7 +33,7 @@ const fn spec(
 }
 
 op_family! {
-    /// Row-wise normalisations.
+    /// Normalisations along each row, or down each column.
     enum Rowwise {
         Softmax => spec("softmax", "F6", Reads::Output, &["dz = y (.) (g - (g . y)), per row"],
             probe!(|v| v[0].softmax(), shapes: one_matrix, domain: Domain::ANY)),
@@ -37,6 +41,13 @@ op_family! {
             probe!(|v| v[0].log_softmax(), shapes: one_matrix, domain: Domain::ANY)),
         LogSumExp => spec("logsumexp", "", Reads::Input, &["dz = g_row softmax(z), per row"],
             probe!(|v| v[0].logsumexp(), shapes: one_matrix, domain: Domain::ANY)),
+        /// Softmax down each column of a matrix (`softmax_axis(0)`).
+        SoftmaxAxis => spec("softmax_axis", "F6", Reads::Output, &["dz = y (.) (g - (g . y)), per column"],
+            probe!(|v| v[0].softmax_axis(0), shapes: one_matrix, domain: Domain::ANY)),
+        /// Log-softmax down each column of a matrix (`log_softmax_axis(0)`).
+        LogSoftmaxAxis => spec("log_softmax_axis", "", Reads::Output,
+            &["dz = g - softmax(z) sum_i g_i, per column"],
+            probe!(|v| v[0].log_softmax_axis(0), shapes: one_matrix, domain: Domain::ANY)),
     }
 }
 
@@ -46,6 +57,8 @@ pub(crate) fn backward<T: Real>(op: Rowwise, ctx: &mut BackwardContext<'_, T>) {
         Rowwise::Softmax => softmax_backward(ctx),
         Rowwise::LogSoftmax => log_softmax_backward(ctx),
         Rowwise::LogSumExp => logsumexp_backward(ctx),
+        Rowwise::SoftmaxAxis => softmax_columns_backward(ctx),
+        Rowwise::LogSoftmaxAxis => log_softmax_columns_backward(ctx),
     }
 }
 
@@ -111,6 +124,52 @@ fn logsumexp_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
         let (max, log_sum) = shifted_log_sum_exp(z_row);
         for (adjoint, &zj) in adjoint_row.iter_mut().zip(z_row) {
             *adjoint = *adjoint + gi * ((zj - max) - log_sum).exp();
+        }
+    }
+}
+
+/// Writes softmax (or, with `log`, log-softmax) of each column of `z` into `y`.
+fn normalise_columns<T: Real>(z: &[T], y: &mut [T], shape: Shape, log: bool) {
+    let columns = Lanes::of(shape, 0);
+    for j in 0..columns.count {
+        let max = columns.lane(j).map(|p| z[p]).fold(T::neg_infinity(), T::max);
+        let mut sum = T::zero();
+        for p in columns.lane(j) {
+            y[p] = z[p] - max;
+            sum = sum + y[p].exp();
+        }
+        if log {
+            let log_sum = sum.ln();
+            columns.lane(j).for_each(|p| y[p] = y[p] - log_sum);
+        } else {
+            let inverse = sum.recip();
+            columns.lane(j).for_each(|p| y[p] = y[p].exp() * inverse);
+        }
+    }
+}
+
+fn softmax_columns_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
+    let columns = Lanes::of(ctx.input_shape(0), 0);
+    let (y, g) = (ctx.output(), ctx.upstream);
+    let Some(z_adjoint) = ctx.adjoint(0) else { return };
+    // F6 down each column: dL/dz = y (.) (g - (g . y)), the dot product over the column.
+    for j in 0..columns.count {
+        let g_dot_y = columns.lane(j).fold(T::zero(), |s, p| s + g[p] * y[p]);
+        for p in columns.lane(j) {
+            z_adjoint[p] = z_adjoint[p] + y[p] * (g[p] - g_dot_y);
+        }
+    }
+}
+
+fn log_softmax_columns_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
+    let columns = Lanes::of(ctx.input_shape(0), 0);
+    let (y, g) = (ctx.output(), ctx.upstream);
+    let Some(z_adjoint) = ctx.adjoint(0) else { return };
+    // dL/dz = g - softmax(z) (sum of g over the column), with softmax(z) = e^y.
+    for j in 0..columns.count {
+        let g_sum = columns.lane(j).fold(T::zero(), |s, p| s + g[p]);
+        for p in columns.lane(j) {
+            z_adjoint[p] = z_adjoint[p] + g[p] - y[p].exp() * g_sum;
         }
     }
 }
@@ -183,6 +242,66 @@ impl<'t, T: Real> Var<'t, T> {
                 let (max, log_sum) = shifted_log_sum_exp(z_row);
                 *o = max + log_sum;
             }
+        })
+    }
+
+    /// Softmax along `axis`, numpy's axes (`scipy.special.softmax(z, axis)`): along axis 1 each
+    /// row is normalised, as [`Var::softmax`], which it records; along axis 0 each column of a
+    /// matrix. A vector's only axis, 0, normalises it whole. Backward (F6): per row or column,
+    /// `dL/dz = y (.) (g - (g . y))`.
+    ///
+    /// # Panics
+    ///
+    /// If the shape has no axis `axis` (a matrix has 0 and 1, a vector 0, a scalar none).
+    ///
+    /// ```
+    /// use wengert_tape::{Tape, Tensor};
+    /// let tape = Tape::<f64>::new();
+    /// let z = tape.var(&Tensor::from_rows(&[[1000.0, 0.0], [0.0, 0.0]]));
+    /// let y = z.softmax_axis(0);
+    /// assert_eq!(&*y.values(), &[1.0, 0.5, 0.0, 0.5]);
+    /// // Each column sums to 1 whatever z is, so the gradient of the sum is 0.
+    /// assert_eq!(tape.backward(y.sum()).wrt_slice(z), &[0.0; 4]);
+    /// ```
+    #[track_caller]
+    pub fn softmax_axis(self, axis: usize) -> Self {
+        let shape = self.shape();
+        reduced_shape("softmax_axis", shape, axis, false); // a missing axis panics here
+        if shape.rank() < 2 || axis == 1 {
+            return self.softmax();
+        }
+        self.tape.record(Op::Rowwise(Rowwise::SoftmaxAxis), [self], shape, 0, |[z], y| {
+            normalise_columns(z, y, shape, false);
+        })
+    }
+
+    /// Log-softmax along `axis`, `z - logsumexp(z)` per row (axis 1, recording
+    /// [`Var::log_softmax`]) or per column of a matrix (axis 0); a vector's only axis, 0,
+    /// normalises it whole. Stable at +/-1000. Backward: `dL/dz = g - softmax(z) sum(g)`, the
+    /// sum over the row or column.
+    ///
+    /// # Panics
+    ///
+    /// If the shape has no axis `axis` (a matrix has 0 and 1, a vector 0, a scalar none).
+    ///
+    /// ```
+    /// use wengert_tape::{Tape, Tensor};
+    /// let tape = Tape::<f64>::new();
+    /// let z = tape.var(&Tensor::from_rows(&[[1000.0, 0.0], [0.0, 0.0]]));
+    /// let y = z.log_softmax_axis(0);
+    /// assert_eq!(&*y.values(), &[0.0, -(2f64.ln()), -1000.0, -(2f64.ln())]);
+    /// // d(sum of column 1)/dz: 1 - 2 softmax = 0 in column 1; column 0 is [1 - 2, 1 - 0].
+    /// assert_eq!(tape.backward(y.sum()).wrt_slice(z), &[-1.0, 0.0, 1.0, 0.0]);
+    /// ```
+    #[track_caller]
+    pub fn log_softmax_axis(self, axis: usize) -> Self {
+        let shape = self.shape();
+        reduced_shape("log_softmax_axis", shape, axis, false); // a missing axis panics here
+        if shape.rank() < 2 || axis == 1 {
+            return self.log_softmax();
+        }
+        self.tape.record(Op::Rowwise(Rowwise::LogSoftmaxAxis), [self], shape, 0, |[z], y| {
+            normalise_columns(z, y, shape, true);
         })
     }
 }

@@ -110,6 +110,30 @@ fn usage(message: impl Into<String>) -> Box<dyn Error> {
     Box::new(UsageError(message.into()))
 }
 
+/// The most numbers a model built from the flags may hold in its parameters, or a batch in
+/// one layer's activations: 2^28 (1 GiB of f32), so that a mistyped `--hidden` or
+/// `--batch-size` is refused with a message instead of failing an allocation.
+const MAX_ELEMENTS: usize = 1 << 28;
+
+/// Refuses layer sizes whose parameters, or a batch's activations, would pass [`MAX_ELEMENTS`].
+fn check_model_size(sizes: &[usize], batch_size: usize) -> Result<(), Box<dyn Error>> {
+    let parameters = sizes
+        .windows(2)
+        .try_fold(0usize, |total, pair| pair[0].checked_mul(pair[1])?.checked_add(pair[1])?.checked_add(total));
+    if parameters.is_none_or(|count| count > MAX_ELEMENTS) {
+        return Err(usage(format!(
+            "--hidden: an MLP {sizes:?} has more than {MAX_ELEMENTS} parameters (the most the examples train)"
+        )));
+    }
+    let widest = sizes.iter().copied().max().unwrap_or(0);
+    if batch_size.checked_mul(widest).is_none_or(|count| count > MAX_ELEMENTS) {
+        return Err(usage(format!(
+            "--batch-size {batch_size}: a batch through a layer of {widest} holds more than {MAX_ELEMENTS} numbers"
+        )));
+    }
+    Ok(())
+}
+
 /// The classes both examples classify: the digits 0 to 9.
 const CLASSES: usize = 10;
 
@@ -222,6 +246,7 @@ fn run(defaults: &Defaults) -> Result<f32, Box<dyn Error>> {
     let mut sizes = vec![dataset.feature_width()];
     sizes.extend(&hidden);
     sizes.push(classes);
+    check_model_size(&sizes, batch_size)?;
     println!(
         "{}: {} training rows, {} test rows, {} features; MLP {:?} ({} hidden), {} lr {lr}, batch {batch_size}",
         defaults.name,

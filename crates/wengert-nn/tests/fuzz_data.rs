@@ -60,7 +60,7 @@ fn an_idx_header_claiming_2_pow_31_images_is_refused_before_allocating_them() {
     labels[4..8].copy_from_slice(&claim);
     let scratch = targets::Scratch::new("idx-2-31");
     let (images_path, labels_path) = (scratch.write("images.idx", &images), scratch.write("labels.idx", &labels));
-    let (result, largest) = largest_allocation_during(|| load_idx(&images_path, &labels_path));
+    let (result, largest) = largest_allocation_during(|| load_idx(&images_path, &labels_path, 10));
     let error = result.expect_err("2^31 images of 8 x 8 pixels in a 6 KiB file");
     // 2^31 x 64 pixels: the data the header promises is 2^37 bytes past the 16-byte header.
     assert!(

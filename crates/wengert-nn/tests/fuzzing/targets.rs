@@ -13,8 +13,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use wengert_nn::checkpoint::{Checkpoint, CheckpointError};
 use wengert_nn::data::{load_csv, load_idx};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use wengert_nn::optim::{Adam, Optimizer, Sgd};
-use wengert_tape::{Real, Shape, Tensor};
+use wengert_nn::{Activation, Mlp};
+use wengert_tape::Real;
 
 // ---------------------------------------------------------------------------------------
 // Files: the shipped data, a scratch directory, gzip.
@@ -231,7 +234,7 @@ pub fn idx_images() -> Target {
         let Fresh(path) = &Fresh::new(&scratch, "images.idx", bytes);
         let names = [path.display().to_string(), labels_path.display().to_string()];
         let size = input_size(bytes) + labels.len();
-        judge(size, &[&names[0], &names[1]], || load_idx(path, &labels_path).map(drop).map_err(|e| e.to_string()))
+        judge(size, &[&names[0], &names[1]], || load_idx(path, &labels_path, 10).map(drop).map_err(|e| e.to_string()))
     });
     Target { name: "idx-images", samples, run }
 }
@@ -249,7 +252,7 @@ pub fn idx_labels() -> Target {
         let Fresh(path) = &Fresh::new(&scratch, "labels.idx", bytes);
         let names = [images_path.display().to_string(), path.display().to_string()];
         let size = input_size(bytes) + images.len();
-        judge(size, &[&names[0], &names[1]], || load_idx(&images_path, path).map(drop).map_err(|e| e.to_string()))
+        judge(size, &[&names[0], &names[1]], || load_idx(&images_path, path, 10).map(drop).map_err(|e| e.to_string()))
     });
     Target { name: "idx-labels", samples, run }
 }
@@ -258,39 +261,26 @@ pub fn idx_labels() -> Target {
 // Checkpoints.
 // ---------------------------------------------------------------------------------------
 
-/// The parameters of a 12-6-3 MLP, as the trainer names them.
-const PARAMETERS: [(&str, usize, usize); 4] =
-    [("layer0.weight", 12, 6), ("layer0.bias", 1, 6), ("layer1.weight", 6, 3), ("layer1.bias", 1, 3)];
+/// The sizes of the MLP whose checkpoints are fuzzed.
+const SIZES: [usize; 3] = [12, 6, 3];
 
-fn parameter_shape(rows: usize, cols: usize) -> Shape {
-    if rows == 1 {
-        Shape::vector(cols)
-    } else {
-        Shape::matrix(rows, cols)
-    }
+/// The model every checkpoint sample is made from, and restored into.
+fn model<T: Real>() -> Mlp<T> {
+    Mlp::new(&SIZES, Activation::Relu, &mut ChaCha8Rng::seed_from_u64(7))
 }
 
 /// A checkpoint as the trainer writes one: the parameters, the optimiser's state after two
 /// steps, and the metadata; saved by [`Checkpoint::save`] and read back as bytes.
 fn saved_checkpoint<T: Real>(optimizer: &mut dyn Optimizer<T>, scratch: &Scratch, file: &str) -> Vec<u8> {
-    let mut parameters: Vec<Tensor<T>> = PARAMETERS
-        .iter()
-        .map(|&(_, rows, cols)| Tensor::from_fn(parameter_shape(rows, cols), |i| T::lit((i as f64 * 0.37).sin())))
-        .collect();
+    let mut model = model::<T>();
     for _ in 0..2 {
         optimizer.begin_step();
-        for (index, parameter) in parameters.iter_mut().enumerate() {
+        for (index, parameter) in model.parameters_mut().enumerate() {
             let gradient: Vec<T> = parameter.data().iter().map(|&p| p * T::lit(0.5) - T::lit(0.1)).collect();
             optimizer.update(index, parameter.data_mut(), &gradient, T::one());
         }
     }
-    let mut checkpoint = Checkpoint::new();
-    for (&(name, _, _), parameter) in PARAMETERS.iter().zip(parameters) {
-        checkpoint.insert(name, parameter);
-    }
-    for (name, tensor) in optimizer.state() {
-        checkpoint.insert(name, tensor);
-    }
+    let mut checkpoint = Checkpoint::from_training(&model, optimizer);
     checkpoint.set_metadata("format", "wengert-mlp-checkpoint-v1");
     checkpoint.set_metadata("epoch", 7);
     checkpoint.set_metadata("sizes", "12-6-3");
@@ -299,21 +289,16 @@ fn saved_checkpoint<T: Real>(optimizer: &mut dyn Optimizer<T>, scratch: &Scratch
     read(&path)
 }
 
-/// What a resumed run does with a loaded checkpoint: restores the parameters into the
-/// model's shapes, reads the epoch, and restores the optimiser named by the state it holds.
-fn resume<T: Real>(checkpoint: &Checkpoint<T>, origin: &str) -> Result<(), String> {
-    for &(name, rows, cols) in &PARAMETERS {
-        let mut target = Tensor::zeros(parameter_shape(rows, cols));
-        checkpoint.restore(name, &mut target).map_err(|e| e.to_string())?;
-    }
+/// What a resumed run does with a loaded checkpoint: reads the epoch, and restores the model
+/// and the optimiser named by the state it holds, checked end to end.
+fn resume<T: Real>(checkpoint: &Checkpoint<T>) -> Result<(), String> {
     checkpoint.metadata_parse::<usize>("epoch").map_err(|e| e.to_string())?;
-    let mut optimizer: Box<dyn Optimizer<T>> = if checkpoint.get("adam.step").is_some() {
+    let mut optimizer: Box<dyn Optimizer<T>> = if checkpoint.get("adam.m.0").is_some() {
         Box::new(Adam::new(T::lit(1e-3)))
     } else {
         Box::new(Sgd::with_momentum(T::lit(0.1), T::lit(0.9)))
     };
-    // The trainer names the file in front of the optimiser's message; so does this.
-    optimizer.load_state(&|name| checkpoint.get(name).cloned()).map_err(|message| format!("{origin}: {message}"))
+    checkpoint.restore_training(&mut model::<T>(), &mut *optimizer).map_err(|e| e.to_string())
 }
 
 /// `Checkpoint::from_bytes` as f32 and as f64, then the resume path on what loads.
@@ -337,8 +322,8 @@ pub fn checkpoint() -> Target {
             let as_f32 = Checkpoint::<f32>::from_bytes(bytes, ORIGIN);
             let as_f64 = Checkpoint::<f64>::from_bytes(bytes, ORIGIN);
             match (as_f32, as_f64) {
-                (Ok(checkpoint), _) => resume(&checkpoint, ORIGIN),
-                (_, Ok(checkpoint)) => resume(&checkpoint, ORIGIN),
+                (Ok(checkpoint), _) => resume(&checkpoint),
+                (_, Ok(checkpoint)) => resume(&checkpoint),
                 (Err(CheckpointError::DtypeMismatch { .. }), Err(error)) | (Err(error), Err(_)) => {
                     Err(error.to_string())
                 }

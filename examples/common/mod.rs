@@ -31,7 +31,7 @@ pub struct Args {
     /// Hidden layer widths, comma-separated (e.g. 128 or 256,128).
     #[arg(long, value_delimiter = ',')]
     pub hidden: Option<Vec<usize>>,
-    /// Hidden activation: relu, tanh, sigmoid or softplus.
+    /// Hidden activation: relu, tanh, sigmoid, softplus, leaky_relu (slope 0.01), gelu or silu.
     #[arg(long, default_value = "relu")]
     pub activation: Activation,
     /// Optimiser: adam, sgd or momentum (SGD with momentum 0.9).

@@ -10,4 +10,4 @@ mod layers;
 pub mod optim;
 pub mod train;
 
-pub use layers::{Activation, Linear, LinearVars, Mlp, MlpVars};
+pub use layers::{Activation, Linear, LinearVars, Mlp, MlpVars, LEAKY_RELU_SLOPE};

@@ -4,6 +4,7 @@
 
 use crate::checkpoint::CheckpointError;
 use crate::init::Init;
+use crate::Dropout;
 use rand::Rng;
 use smallvec::SmallVec;
 use std::path::Path;
@@ -259,6 +260,41 @@ impl<'t, T: Real> MlpVars<'t, T> {
             let z = layer.forward(a);
             if l < last {
                 self.hidden.apply(z)
+            } else {
+                z
+            }
+        })
+    }
+
+    /// As [`MlpVars::forward`], with `dropout` after each hidden activation (a new mask
+    /// each time; none after the output layer). In evaluation, or with `p = 0`, this
+    /// records exactly what [`MlpVars::forward`] records.
+    ///
+    /// ```
+    /// use rand::SeedableRng;
+    /// use wengert_nn::{Activation, Dropout, Mlp};
+    /// use wengert_tape::{Shape, Tape, Tensor};
+    /// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    /// let mlp = Mlp::<f64>::new(&[3, 4, 4, 2], Activation::Relu, &mut rng);
+    /// let tape = Tape::new();
+    /// let x = tape.constant(&Tensor::from_fn(Shape::matrix(2, 3), |n| n as f64));
+    /// let vars = mlp.on_tape(&tape);
+    /// let mut dropout = Dropout::new(0.5, 1).expect("valid p");
+    /// dropout.eval();
+    /// let plain = vars.forward(x).to_tensor();
+    /// assert_eq!(vars.forward_with_dropout(x, &mut dropout).to_tensor(), plain);
+    /// dropout.train();
+    /// let dropped = vars.forward_with_dropout(x, &mut dropout);
+    /// assert_eq!(dropout.mask().len(), 2 * 4); // the last hidden layer's mask
+    /// assert_eq!(dropped.shape(), Shape::matrix(2, 2));
+    /// ```
+    #[track_caller]
+    pub fn forward_with_dropout(&self, x: Var<'t, T>, dropout: &mut Dropout<T>) -> Var<'t, T> {
+        let last = self.layers.len() - 1;
+        self.layers.iter().enumerate().fold(x, |a, (l, layer)| {
+            let z = layer.forward(a);
+            if l < last {
+                dropout.forward(self.hidden.apply(z))
             } else {
                 z
             }

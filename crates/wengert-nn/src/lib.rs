@@ -8,6 +8,7 @@ mod dropout;
 pub mod init;
 pub mod interop;
 mod layers;
+pub mod loss;
 pub mod optim;
 pub mod train;
 

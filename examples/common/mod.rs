@@ -14,7 +14,7 @@ use wengert::nn::checkpoint::Checkpoint;
 use wengert::nn::data::{self, Dataset};
 use wengert::nn::optim::{Adam, Optimizer, Sgd};
 use wengert::nn::train::{fit, EpochMetrics, TrainConfig};
-use wengert::nn::{Activation, Mlp};
+use wengert::nn::{Activation, Dropout, Mlp};
 
 /// The trainer's flags; each example supplies its defaults through `Defaults`.
 #[derive(Parser, Debug)]
@@ -31,12 +31,15 @@ pub struct Args {
     /// Hidden layer widths, comma-separated (e.g. 128 or 256,128).
     #[arg(long, value_delimiter = ',')]
     pub hidden: Option<Vec<usize>>,
-    /// Hidden activation: relu, tanh, sigmoid or softplus.
+    /// Hidden activation: relu, tanh, sigmoid, softplus, leaky_relu (slope 0.01), gelu or silu.
     #[arg(long, default_value = "relu")]
     pub activation: Activation,
     /// Optimiser: adam, sgd or momentum (SGD with momentum 0.9).
     #[arg(long, default_value = "adam")]
     pub optimizer: OptimizerKind,
+    /// Dropout probability after each hidden activation in training, in [0, 1) (0: off).
+    #[arg(long, default_value_t = 0.0)]
+    pub dropout: f64,
     /// Clip the gradients' global norm to this.
     #[arg(long)]
     pub clip_norm: Option<f32>,
@@ -165,6 +168,7 @@ fn settings(sizes: &[usize], args: &Args, batch_size: usize, lr: f32) -> Vec<(&'
         ("lr", lr.to_string()),
         ("batch_size", batch_size.to_string()),
         ("seed", args.seed.to_string()),
+        ("dropout", args.dropout.to_string()),
     ]
 }
 
@@ -235,6 +239,9 @@ fn run(defaults: &Defaults) -> Result<f32, Box<dyn Error>> {
     if batch_size == 0 || epochs == 0 || hidden.contains(&0) {
         return Err(usage("--epochs, --batch-size and --hidden widths must be at least 1"));
     }
+    if let Err(error) = Dropout::<f32>::new(args.dropout, args.seed) {
+        return Err(usage(format!("--dropout {}: {error}", args.dropout)));
+    }
 
     let dataset = load(&data_paths)?;
     let test_count = args.test_count.unwrap_or(defaults.test_count);
@@ -257,6 +264,9 @@ fn run(defaults: &Defaults) -> Result<f32, Box<dyn Error>> {
         args.activation.name(),
         args.optimizer.name()
     );
+    if args.dropout > 0.0 {
+        println!("dropout {} after each hidden activation in training", args.dropout);
+    }
 
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(args.seed);
     let mut model = Mlp::<f32>::new(&sizes, args.activation, &mut rng);
@@ -278,7 +288,14 @@ fn run(defaults: &Defaults) -> Result<f32, Box<dyn Error>> {
         }
     }
 
-    let config = TrainConfig { epochs, batch_size, seed: args.seed, clip_norm: args.clip_norm, progress: true };
+    let config = TrainConfig {
+        epochs,
+        batch_size,
+        seed: args.seed,
+        clip_norm: args.clip_norm,
+        progress: true,
+        dropout: args.dropout,
+    };
     let mut save_error = None;
     fit(&mut model, optimizer.as_mut(), &train, &test, &config, first_epoch, |metrics, model, optimizer| {
         println!(

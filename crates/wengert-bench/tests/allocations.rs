@@ -3,7 +3,8 @@
 //! The tape allocates nothing once its buffers have grown at the first step, and the GEMM
 //! (`gemmkit`, through `Real::gemm`) packs into a thread-local workspace that has grown to
 //! the step's largest product by then. So after a few warm-up steps a train step, on the tape
-//! or hand-written, allocates nothing at all.
+//! or hand-written, allocates nothing at all; nor does one with dropout after each hidden layer,
+//! whose mask is drawn into a buffer the layer keeps.
 //!
 //! The counter is process-wide, not per thread, so that an allocation made on the engine's
 //! behalf by any thread (a GEMM worker, say) counts too. That is also why this binary holds a
@@ -14,6 +15,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use wengert_bench::mlp::{HandStep, Problem, TapeStep};
+use wengert_nn::Dropout;
+use wengert_tape::{Tape, Var};
 
 struct Counting;
 
@@ -77,6 +80,56 @@ fn check(size: &str) {
     }
 }
 
+/// The tape's train step of `Problem` with dropout (p = 0.5) after each hidden relu: a new
+/// mask every call, drawn into the layer's reused buffer and recorded as a constant.
+struct DropoutStep {
+    problem: Problem,
+    tape: Tape<f32>,
+    dropout: Dropout<f32>,
+}
+
+impl DropoutStep {
+    fn new(problem: Problem) -> Self {
+        DropoutStep { problem, tape: Tape::new(), dropout: Dropout::new(0.5, 7).expect("valid p") }
+    }
+
+    fn step(&mut self, learning_rate: f32) {
+        let DropoutStep { problem, tape, dropout } = self;
+        tape.clear();
+        let depth = problem.layers.len();
+        let mut a = tape.constant(&problem.x);
+        let mut vars: [Option<(Var<'_, f32>, Var<'_, f32>)>; 4] = [None; 4];
+        for (l, (w, b)) in problem.layers.iter().enumerate() {
+            let (w, b) = (tape.var(w), tape.var(b));
+            vars[l] = Some((w, b));
+            let z = a.matmul(w).add_bias(b);
+            a = if l + 1 < depth { dropout.forward(z.relu()) } else { z };
+        }
+        let grads = tape.backward(a.softmax_cross_entropy(&problem.labels));
+        for ((w, b), vars) in problem.layers.iter_mut().zip(vars) {
+            let (wv, bv) = vars.expect("one pair per layer");
+            for (p, &g) in w.data_mut().iter_mut().zip(grads.wrt_slice(wv)) {
+                *p -= learning_rate * g;
+            }
+            for (p, &g) in b.data_mut().iter_mut().zip(grads.wrt_slice(bv)) {
+                *p -= learning_rate * g;
+            }
+        }
+    }
+}
+
+fn check_dropout(size: &str) {
+    let mut step = DropoutStep::new(Problem::new(size));
+    for _ in 0..WARM_UP {
+        step.step(0.01);
+    }
+    for n in 0..5 {
+        let allocations = allocations_during(|| step.step(0.01));
+        assert_eq!(allocations, 0, "MLP-{size} with dropout, step {n} after warm-up: the step allocated");
+    }
+    assert_eq!(step.dropout.mask().len(), step.problem.x.shape().rows() * 32, "the last hidden layer's mask");
+}
+
 #[test]
 fn steady_state_train_steps_allocate_nothing_on_one_thread() {
     wengert_tape::set_gemm_threads(1);
@@ -90,4 +143,5 @@ fn steady_state_train_steps_allocate_nothing_on_one_thread() {
     assert!(elsewhere >= 1, "an allocation on another thread went uncounted");
     check("S");
     check("M");
+    check_dropout("S");
 }

@@ -42,16 +42,21 @@ impl Init {
         }
     }
 
-    /// The usual choice for a hidden activation: He for relu, Xavier otherwise.
+    /// The usual choice for a hidden activation: He for relu and its relatives (leaky relu,
+    /// gelu, silu), which pass about half of a zero-mean input, Xavier for the others.
     ///
     /// ```
     /// use wengert_nn::{init::Init, Activation};
     /// assert_eq!(Init::for_activation(Activation::Relu), Init::HeUniform);
+    /// assert_eq!(Init::for_activation(Activation::Gelu), Init::HeUniform);
     /// assert_eq!(Init::for_activation(Activation::Tanh), Init::XavierUniform);
     /// ```
     pub fn for_activation(activation: crate::Activation) -> Init {
         match activation {
-            crate::Activation::Relu => Init::HeUniform,
+            crate::Activation::Relu
+            | crate::Activation::LeakyRelu
+            | crate::Activation::Gelu
+            | crate::Activation::Silu => Init::HeUniform,
             _ => Init::XavierUniform,
         }
     }

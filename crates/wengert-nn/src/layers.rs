@@ -4,21 +4,75 @@
 
 use crate::checkpoint::CheckpointError;
 use crate::init::Init;
+use crate::Dropout;
 use rand::Rng;
 use smallvec::SmallVec;
 use std::path::Path;
 use wengert_tape::{Real, Shape, Tape, Tensor, Var};
 
 /// An elementwise activation between layers.
+///
+/// Each has a lowercase name (the trainers' `--activation` flag, the `activation` field of
+/// checkpoints and of PyTorch exports) and a PyTorch module with the same numbers.
+///
+/// | variant | name | PyTorch module | `a(z)` |
+/// | --- | --- | --- | --- |
+/// | `Sigmoid` | `sigmoid` | `nn.Sigmoid()` | `1 / (1 + e^-z)` |
+/// | `Tanh` | `tanh` | `nn.Tanh()` | `tanh z` |
+/// | `Relu` | `relu` | `nn.ReLU()` | `max(z, 0)` |
+/// | `Softplus` | `softplus` | `nn.Softplus()` | `log(1 + e^z)` |
+/// | `LeakyRelu` | `leaky_relu` | `nn.LeakyReLU()` (slope 0.01) | `z` for `z > 0`, else `0.01 z` |
+/// | `Gelu` | `gelu` | `nn.GELU()` (exact, erf form) | `z Phi(z)` |
+/// | `Silu` | `silu` | `nn.SiLU()` | `z sigmoid(z)` |
+///
+/// ```
+/// use wengert_nn::Activation;
+/// for activation in Activation::ALL {
+///     assert_eq!(activation.name().parse::<Activation>(), Ok(activation));
+/// }
+/// assert_eq!(Activation::LeakyRelu.torch_module(), "LeakyReLU");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Activation {
     Sigmoid,
     Tanh,
     Relu,
     Softplus,
+    /// Slope [`LEAKY_RELU_SLOPE`] below zero.
+    LeakyRelu,
+    /// The exact form, `z Phi(z)` ([`Var::gelu`]).
+    Gelu,
+    Silu,
 }
 
+/// The slope of [`Activation::LeakyRelu`] below zero: PyTorch's default `negative_slope`.
+///
+/// ```
+/// use wengert_nn::{Activation, LEAKY_RELU_SLOPE};
+/// use wengert_tape::Tape;
+/// let tape = Tape::<f64>::new();
+/// assert_eq!(Activation::LeakyRelu.apply(tape.constant(-2.0)).value(), -2.0 * LEAKY_RELU_SLOPE);
+/// ```
+pub const LEAKY_RELU_SLOPE: f64 = 0.01;
+
 impl Activation {
+    /// Every activation, in the order of the table above.
+    ///
+    /// ```
+    /// use wengert_nn::Activation;
+    /// assert_eq!(Activation::ALL.len(), 7);
+    /// assert_eq!(Activation::ALL[6], Activation::Silu);
+    /// ```
+    pub const ALL: [Activation; 7] = [
+        Activation::Sigmoid,
+        Activation::Tanh,
+        Activation::Relu,
+        Activation::Softplus,
+        Activation::LeakyRelu,
+        Activation::Gelu,
+        Activation::Silu,
+    ];
+
     /// Records the activation of `z`.
     ///
     /// ```
@@ -26,6 +80,10 @@ impl Activation {
     /// use wengert_tape::Tape;
     /// let tape = Tape::<f64>::new();
     /// assert_eq!(Activation::Relu.apply(tape.constant(-2.0)).value(), 0.0);
+    /// assert_eq!(Activation::LeakyRelu.apply(tape.constant(-2.0)).value(), -0.02);
+    /// assert_eq!(Activation::Silu.apply(tape.constant(0.0)).value(), 0.0);
+    /// let gelu_at_one = Activation::Gelu.apply(tape.constant(1.0)).value(); // Phi(1) = 0.8413...
+    /// assert!((gelu_at_one - 0.841_344_746_068_543).abs() < 1e-12);
     /// ```
     pub fn apply<'t, T: Real>(self, z: Var<'t, T>) -> Var<'t, T> {
         match self {
@@ -33,35 +91,67 @@ impl Activation {
             Activation::Tanh => z.tanh(),
             Activation::Relu => z.relu(),
             Activation::Softplus => z.softplus(),
+            Activation::LeakyRelu => z.leaky_relu(T::lit(LEAKY_RELU_SLOPE)),
+            Activation::Gelu => z.gelu(),
+            Activation::Silu => z.silu(),
         }
     }
 
     /// The lowercase name, as the trainers' flags spell it.
+    ///
+    /// ```
+    /// use wengert_nn::Activation;
+    /// assert_eq!(Activation::LeakyRelu.name(), "leaky_relu");
+    /// ```
     pub fn name(self) -> &'static str {
         match self {
             Activation::Sigmoid => "sigmoid",
             Activation::Tanh => "tanh",
             Activation::Relu => "relu",
             Activation::Softplus => "softplus",
+            Activation::LeakyRelu => "leaky_relu",
+            Activation::Gelu => "gelu",
+            Activation::Silu => "silu",
+        }
+    }
+
+    /// The name of the `torch.nn` module that computes the same function with its default
+    /// arguments (`nn.LeakyReLU()` has slope 0.01, `nn.GELU()` is the exact form).
+    ///
+    /// ```
+    /// use wengert_nn::Activation;
+    /// assert_eq!(Activation::Gelu.torch_module(), "GELU");
+    /// assert_eq!(Activation::Silu.torch_module(), "SiLU");
+    /// ```
+    pub fn torch_module(self) -> &'static str {
+        match self {
+            Activation::Sigmoid => "Sigmoid",
+            Activation::Tanh => "Tanh",
+            Activation::Relu => "ReLU",
+            Activation::Softplus => "Softplus",
+            Activation::LeakyRelu => "LeakyReLU",
+            Activation::Gelu => "GELU",
+            Activation::Silu => "SiLU",
         }
     }
 }
+
+/// The names [`Activation::name`] gives, for error messages.
+const ACTIVATION_NAMES: &str = "sigmoid, tanh, relu, softplus, leaky_relu, gelu or silu";
 
 impl std::str::FromStr for Activation {
     type Err = String;
     /// ```
     /// use wengert_nn::Activation;
     /// assert_eq!("tanh".parse::<Activation>(), Ok(Activation::Tanh));
-    /// assert!("gelu".parse::<Activation>().is_err());
+    /// assert_eq!("gelu".parse::<Activation>(), Ok(Activation::Gelu));
+    /// assert!("swish".parse::<Activation>().is_err());
     /// ```
     fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "sigmoid" => Ok(Activation::Sigmoid),
-            "tanh" => Ok(Activation::Tanh),
-            "relu" => Ok(Activation::Relu),
-            "softplus" => Ok(Activation::Softplus),
-            _ => Err(format!("unknown activation '{s}' (expected sigmoid, tanh, relu or softplus)")),
-        }
+        Activation::ALL
+            .into_iter()
+            .find(|activation| activation.name() == s)
+            .ok_or_else(|| format!("unknown activation '{s}' (expected {ACTIVATION_NAMES})"))
     }
 }
 
@@ -170,6 +260,41 @@ impl<'t, T: Real> MlpVars<'t, T> {
             let z = layer.forward(a);
             if l < last {
                 self.hidden.apply(z)
+            } else {
+                z
+            }
+        })
+    }
+
+    /// As [`MlpVars::forward`], with `dropout` after each hidden activation (a new mask
+    /// each time; none after the output layer). In evaluation, or with `p = 0`, this
+    /// records exactly what [`MlpVars::forward`] records.
+    ///
+    /// ```
+    /// use rand::SeedableRng;
+    /// use wengert_nn::{Activation, Dropout, Mlp};
+    /// use wengert_tape::{Shape, Tape, Tensor};
+    /// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    /// let mlp = Mlp::<f64>::new(&[3, 4, 4, 2], Activation::Relu, &mut rng);
+    /// let tape = Tape::new();
+    /// let x = tape.constant(&Tensor::from_fn(Shape::matrix(2, 3), |n| n as f64));
+    /// let vars = mlp.on_tape(&tape);
+    /// let mut dropout = Dropout::new(0.5, 1).expect("valid p");
+    /// dropout.eval();
+    /// let plain = vars.forward(x).to_tensor();
+    /// assert_eq!(vars.forward_with_dropout(x, &mut dropout).to_tensor(), plain);
+    /// dropout.train();
+    /// let dropped = vars.forward_with_dropout(x, &mut dropout);
+    /// assert_eq!(dropout.mask().len(), 2 * 4); // the last hidden layer's mask
+    /// assert_eq!(dropped.shape(), Shape::matrix(2, 2));
+    /// ```
+    #[track_caller]
+    pub fn forward_with_dropout(&self, x: Var<'t, T>, dropout: &mut Dropout<T>) -> Var<'t, T> {
+        let last = self.layers.len() - 1;
+        self.layers.iter().enumerate().fold(x, |a, (l, layer)| {
+            let z = layer.forward(a);
+            if l < last {
+                dropout.forward(self.hidden.apply(z))
             } else {
                 z
             }

@@ -4,10 +4,13 @@
 
 pub mod checkpoint;
 pub mod data;
+mod dropout;
 pub mod init;
 pub mod interop;
 mod layers;
+pub mod loss;
 pub mod optim;
 pub mod train;
 
-pub use layers::{Activation, Linear, LinearVars, Mlp, MlpVars};
+pub use dropout::{Dropout, DropoutError};
+pub use layers::{Activation, Linear, LinearVars, Mlp, MlpVars, LEAKY_RELU_SLOPE};

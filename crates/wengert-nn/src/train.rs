@@ -4,7 +4,7 @@
 
 use crate::data::{Batcher, Dataset};
 use crate::optim::{clip_scale, Optimizer};
-use crate::Mlp;
+use crate::{Dropout, Mlp};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -27,13 +27,21 @@ pub struct TrainConfig {
     pub clip_norm: Option<f32>,
     /// Show a progress bar (only on a terminal and when `CI` is not set).
     pub progress: bool,
+    /// Dropout probability after each hidden activation in training (0: none; evaluation
+    /// never drops). Epoch `e` draws its masks from a generator made from `(seed, e)` as
+    /// the shuffle does, so a resumed run draws the same masks as an unbroken one.
+    pub dropout: f64,
 }
 
 impl Default for TrainConfig {
     fn default() -> Self {
-        TrainConfig { epochs: 10, batch_size: 64, seed: 0, clip_norm: None, progress: true }
+        TrainConfig { epochs: 10, batch_size: 64, seed: 0, clip_norm: None, progress: true, dropout: 0.0 }
     }
 }
+
+/// Mixed into the seed of the dropout generator, so that its masks are not drawn from the
+/// same numbers as the shuffle.
+const DROPOUT_SEED: u64 = 0x6472_6f70_6f75_7421;
 
 /// Loss and accuracy after one epoch.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -103,7 +111,13 @@ pub fn evaluate(model: &Mlp<f32>, data: &Dataset, batch_size: usize) -> (f32, f3
 /// `test` after each and calling `on_epoch` with the metrics (to print, plot or checkpoint).
 /// Returns every epoch's metrics.
 ///
-/// The loop allocates nothing per step once the first step has sized the tape's buffers.
+/// The loop allocates nothing per step once the first step has sized the tape's buffers
+/// (and the dropout mask's).
+///
+/// # Panics
+///
+/// If `config.dropout` is not in `[0, 1)`.
+#[track_caller]
 pub fn fit(
     model: &mut Mlp<f32>,
     optimizer: &mut dyn Optimizer<f32>,
@@ -117,11 +131,14 @@ pub fn fit(
     let mut tape = Tape::new();
     let mut batcher = Batcher::new(train, config.batch_size);
     let mut history = Vec::new();
+    let mut dropout = Dropout::new(config.dropout, config.seed).unwrap_or_else(|error| panic!("fit: {error}"));
     for epoch in first_epoch..=config.epochs {
         let start = Instant::now();
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
         rng.set_stream(epoch as u64);
         batcher.shuffle(&mut rng);
+        // Its own generator, not the shuffle's: with dropout 0 the shuffle is unchanged.
+        dropout.reseed(config.seed ^ DROPOUT_SEED, epoch as u64);
         let steps = train.len().div_ceil(config.batch_size);
         let bar = if show_bar { ProgressBar::new(steps as u64) } else { ProgressBar::hidden() };
         bar.set_style(
@@ -136,7 +153,7 @@ pub fn fit(
             let loss = {
                 let params = model.on_tape(&tape);
                 let x = tape.constant((Shape::matrix(rows, train.feature_width()), batch.features()));
-                let logits = params.forward(x);
+                let logits = params.forward_with_dropout(x, &mut dropout);
                 let loss = logits.softmax_cross_entropy(batch.labels());
                 correct += correct_predictions(&logits.values(), logits.shape().cols(), batch.labels());
                 let grads = tape.backward(loss);

@@ -442,8 +442,8 @@ fn only_f32_and_f64_tensors_load_and_not_mixed() {
 
 #[test]
 fn the_activation_must_be_known_and_agree() -> TestResult {
-    let bytes = raw_file(&good_tensors(), &[("activation", "gelu")]);
-    let error = load_error(&bytes, "\"gelu\"");
+    let bytes = raw_file(&good_tensors(), &[("activation", "swish")]);
+    let error = load_error(&bytes, "\"swish\"");
     assert!(matches!(error, TorchError::BadActivation { .. }), "{error}");
 
     let bytes = raw_file(&good_tensors(), &[("activation", "tanh")]);

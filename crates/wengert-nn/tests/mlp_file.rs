@@ -182,7 +182,7 @@ fn missing_or_bad_metadata_is_named() -> TestResult {
         ("sizes", Some("3")),
         ("sizes", Some("3-0")),
         ("sizes", Some("3-99999999999")),
-        ("activation", Some("gelu")),
+        ("activation", Some("swish")),
         ("format", None),
         ("sizes", None),
         ("activation", None),

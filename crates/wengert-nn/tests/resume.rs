@@ -25,7 +25,11 @@ fn blobs(rows: usize) -> Dataset {
 }
 
 fn config(epochs: usize) -> TrainConfig {
-    TrainConfig { epochs, batch_size: 8, seed: 5, clip_norm: Some(5.0), progress: false }
+    config_with_dropout(epochs, 0.0)
+}
+
+fn config_with_dropout(epochs: usize, dropout: f64) -> TrainConfig {
+    TrainConfig { epochs, batch_size: 8, seed: 5, clip_norm: Some(5.0), progress: false, dropout }
 }
 
 fn save(path: &std::path::Path, model: &Mlp<f32>, optimizer: &dyn Optimizer<f32>, epoch: usize) {
@@ -45,6 +49,10 @@ fn fresh_model() -> Mlp<f32> {
 }
 
 fn check_resume(make_optimizer: impl Fn() -> Box<dyn Optimizer<f32>>) {
+    check_resume_with(make_optimizer, config)
+}
+
+fn check_resume_with(make_optimizer: impl Fn() -> Box<dyn Optimizer<f32>>, config: impl Fn(usize) -> TrainConfig) {
     let (train, test) = (blobs(45), blobs(12));
     let mut unbroken = fresh_model();
     let mut optimizer = make_optimizer();
@@ -70,6 +78,24 @@ fn check_resume(make_optimizer: impl Fn() -> Box<dyn Optimizer<f32>>) {
         assert_eq!(bits(a), bits(b));
     }
     assert_eq!(history[3].train_loss.to_bits(), rest[1].train_loss.to_bits());
+}
+
+#[test]
+fn with_dropout_a_resumed_run_draws_the_masks_of_an_unbroken_one() {
+    check_resume_with(|| Box::new(Adam::new(0.01)), |epochs| config_with_dropout(epochs, 0.3));
+}
+
+#[test]
+fn dropout_changes_training_and_zero_dropout_is_no_dropout() {
+    let (train, test) = (blobs(45), blobs(12));
+    let run = |dropout: f64| {
+        let mut model = fresh_model();
+        fit(&mut model, &mut Adam::new(0.01), &train, &test, &config_with_dropout(2, dropout), 1, |_, _, _| {});
+        model
+    };
+    let (plain, zero, dropped) = (run(0.0), run(0.0), run(0.3));
+    assert_eq!(plain, zero);
+    assert_ne!(plain, dropped);
 }
 
 #[test]

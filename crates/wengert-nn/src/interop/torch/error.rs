@@ -125,8 +125,8 @@ pub enum TorchError {
         previous_outputs: usize,
     },
 
-    /// The metadata field `activation` is not one of relu, tanh, sigmoid, softplus.
-    #[error("torch state dict {}: metadata field `activation` is {found:?}; expected relu, tanh, sigmoid or softplus", path.display())]
+    /// The metadata field `activation` is not one of the names of [`Activation::name`].
+    #[error("torch state dict {}: metadata field `activation` is {found:?}; expected sigmoid, tanh, relu, softplus, leaky_relu, gelu or silu", path.display())]
     BadActivation {
         /// The file.
         path: PathBuf,

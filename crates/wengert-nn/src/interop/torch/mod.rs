@@ -9,7 +9,8 @@
 //! | PyTorch / candle, this module | `0.weight`, `0.bias`, `2.weight`, ... | `[out, in]` (`Z = X Wᵀ + b`) | `[out]` |
 //!
 //! In the PyTorch file the Linear layers sit at the even indices of the `nn.Sequential`:
-//! the activation modules between them (`nn.ReLU`, `nn.Tanh`, `nn.Sigmoid`, `nn.Softplus`)
+//! the activation modules between them ([`Activation::torch_module`](crate::Activation::torch_module):
+//! `nn.ReLU`, `nn.Tanh`, `nn.Sigmoid`, `nn.Softplus`, `nn.LeakyReLU`, `nn.GELU`, `nn.SiLU`)
 //! take the odd indices and hold no tensors. [`save_mlp`] transposes each weight to
 //! `[out, in]`; [`load_mlp`] transposes it back.
 //!
@@ -22,8 +23,18 @@
 //!   [`load_mlp`] accepts a file without it, and refuses any other value (`"tf"`, `"flax"`,
 //!   a wengert checkpoint's format): those frameworks store weights `[in, out]`, and a
 //!   square layer would load transposed without any shape error.
-//! - `activation`: `relu`, `tanh`, `sigmoid` or `softplus`, the module between the Linear
-//!   layers (`nn.ReLU`, `nn.Tanh`, `nn.Sigmoid`, `nn.Softplus` with PyTorch's defaults).
+//! - `activation`: the module between the Linear layers, by [`Activation::name`](crate::Activation::name),
+//!   each standing for a PyTorch module with its default arguments:
+//!
+//!   | `activation` | module |
+//!   | --- | --- |
+//!   | `relu` | `nn.ReLU()` |
+//!   | `tanh` | `nn.Tanh()` |
+//!   | `sigmoid` | `nn.Sigmoid()` |
+//!   | `softplus` | `nn.Softplus()` (beta 1) |
+//!   | `leaky_relu` | `nn.LeakyReLU()` (negative slope 0.01) |
+//!   | `gelu` | `nn.GELU()` (exact, `approximate='none'`) |
+//!   | `silu` | `nn.SiLU()` |
 //!
 //! The element type is not metadata: each tensor's dtype is in the header (`F32` or
 //! `F64`), and is `T` for an `Mlp<T>`. [`load_mlp`] reads f32 and f64 files into either

@@ -5,12 +5,16 @@
 pub mod checkpoint;
 pub mod data;
 mod dropout;
+mod embedding;
 pub mod init;
 pub mod interop;
 mod layers;
 pub mod loss;
+mod norm;
 pub mod optim;
 pub mod train;
 
 pub use dropout::{Dropout, DropoutError};
+pub use embedding::Embedding;
 pub use layers::{Activation, Linear, LinearVars, Mlp, MlpVars, LEAKY_RELU_SLOPE};
+pub use norm::{LayerNorm, LayerNormVars};

@@ -3,9 +3,9 @@
 //! Each is composed of the engine's elementwise ops, so its gradient is theirs; the fused
 //! ops [`Var::mse`] and [`Var::bce_with_logits`] remain the fast path for a mean.
 //!
-//! A per-sample softmax cross-entropy (one loss per row of `[N x C]` logits) needs a
-//! reduction along the class axis, which the engine does not have yet; until then
-//! [`Var::softmax_cross_entropy`] gives the mean over rows.
+//! [`softmax_cross_entropy`] gives one loss per row of `[N x C]` logits (through the
+//! engine's `logsumexp_axis` and `sum_axis`); [`Var::softmax_cross_entropy`] stays the fused,
+//! faster form of its mean.
 
 use wengert_tape::{Real, Var};
 
@@ -115,4 +115,43 @@ pub fn mse<'t, T: Real>(prediction: Var<'t, T>, target: Var<'t, T>, reduction: R
 pub fn bce_with_logits<'t, T: Real>(logits: Var<'t, T>, targets: Var<'t, T>, reduction: Reduction) -> Var<'t, T> {
     check_same_shape("bce_with_logits", logits, targets);
     reduction.reduce(logits.softplus() - targets * logits)
+}
+
+/// Softmax cross-entropy from logits `[N x C]` and one class label per row, per row
+/// `logsumexp(z_n) - z_n[k_n]` (stable: the row maximum is subtracted inside
+/// `logsumexp_axis`), reduced by `reduction` (PyTorch's
+/// `CrossEntropyLoss(reduction=...)`). With [`Reduction::Mean`] it equals the engine's fused
+/// `softmax_cross_entropy`; [`Reduction::None`] gives the per-sample losses. Gradient per row
+/// `softmax(z_n) - onehot(k_n)`.
+///
+/// # Panics
+///
+/// If `logits` is not a matrix, there is not one label per row, or a label is not below the
+/// number of classes.
+///
+/// ```
+/// use wengert_nn::loss::{softmax_cross_entropy, Reduction};
+/// use wengert_tape::{Tape, Tensor};
+/// let tape = Tape::<f64>::new();
+/// let z = tape.var(&Tensor::from_rows(&[[0.0, 0.0], [1000.0, -1000.0]]));
+/// let per_sample = softmax_cross_entropy(z, &[1, 0], Reduction::None);
+/// assert_eq!(&*per_sample.values(), &[2f64.ln(), 0.0]);
+/// let mean = softmax_cross_entropy(z, &[1, 0], Reduction::Mean);
+/// assert_eq!(mean.value(), z.softmax_cross_entropy(&[1, 0]).value());
+/// ```
+#[track_caller]
+pub fn softmax_cross_entropy<'t, T: Real>(logits: Var<'t, T>, labels: &[usize], reduction: Reduction) -> Var<'t, T> {
+    let shape = logits.shape();
+    assert!(shape.rank() == 2, "softmax_cross_entropy: logits are {shape}, not rows [N x C]");
+    let (rows, classes) = (shape.rows(), shape.cols());
+    assert!(labels.len() == rows, "softmax_cross_entropy: {} labels for logits {shape} (one per row)", labels.len());
+    if let Some((row, &label)) = labels.iter().enumerate().find(|(_, &label)| label >= classes) {
+        panic!(
+            "softmax_cross_entropy: label {label} at row {row} is out of range for logits {shape} ({classes} classes)"
+        );
+    }
+    let one_hot =
+        wengert_tape::Tensor::from_fn(shape, |i| if i % classes == labels[i / classes] { T::one() } else { T::zero() });
+    let picked = (logits * logits.tape().constant(&one_hot)).sum_axis(1, false);
+    reduction.reduce(logits.logsumexp_axis(1, false) - picked)
 }

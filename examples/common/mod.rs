@@ -16,8 +16,10 @@ use wengert::nn::optim::{Adam, Optimizer, Sgd};
 use wengert::nn::train::{fit, EpochMetrics, TrainConfig};
 use wengert::nn::{Activation, Dropout, Mlp};
 
-/// The trainer's flags; each example supplies its defaults through `Defaults`.
+// The trainer's flags; each example supplies its defaults through `Defaults`. (A plain
+// comment: clap would show a doc comment here as the program's description.)
 #[derive(Parser, Debug)]
+#[command(about = "Trains an MLP classifier on digits and reports its test accuracy; every flag has a default.")]
 pub struct Args {
     /// Passes over the training set.
     #[arg(long)]

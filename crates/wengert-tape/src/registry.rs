@@ -155,6 +155,40 @@ pub struct OpSpec {
     pub check: Check,
 }
 
+impl OpSpec {
+    /// The descriptor most ops start from: its entry in `docs/derivations.md` anchored at its
+    /// name, no formula of the notes, an adjoint from its inputs, no constants.
+    pub(crate) const fn new(
+        name: &'static str,
+        arity: Arity,
+        reads: Reads,
+        explain: &'static [&'static str],
+        check: Check,
+    ) -> OpSpec {
+        OpSpec {
+            name,
+            notes: "",
+            formula: name,
+            arity,
+            reads,
+            gradient: Gradient::FromInputs,
+            constants: 0,
+            explain,
+            check,
+        }
+    }
+
+    /// The same, implementing the notes' formula `notes` (`"F2"`).
+    pub(crate) const fn with_notes(self, notes: &'static str) -> OpSpec {
+        OpSpec { notes, ..self }
+    }
+
+    /// The same, keeping `constants` numbers after its value.
+    pub(crate) const fn with_constants(self, constants: usize) -> OpSpec {
+        OpSpec { constants, ..self }
+    }
+}
+
 /// Every op's descriptor, family by family.
 ///
 /// ```

@@ -4,7 +4,7 @@
 
 use super::unary::record_unary;
 use super::{one_matrix, special, unary_family, Op};
-use crate::registry::{probe, Arity, Check, Domain, Gradient, OpSpec, Reads};
+use crate::registry::{probe, Arity, Check, Domain, OpSpec, Reads};
 use crate::{Real, Var};
 
 /// A descriptor of this family: one input, adjoint from it.
@@ -16,17 +16,7 @@ const fn spec(
     explain: &'static [&'static str],
     check: Check,
 ) -> OpSpec {
-    OpSpec {
-        name,
-        notes,
-        formula: name,
-        arity: Arity::Fixed(1),
-        reads,
-        gradient: Gradient::FromInputs,
-        constants,
-        explain,
-        check,
-    }
+    OpSpec::new(name, Arity::Fixed(1), reads, explain, check).with_notes(notes).with_constants(constants)
 }
 
 unary_family! {

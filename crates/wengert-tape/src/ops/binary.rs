@@ -5,22 +5,12 @@
 //! it. Each op's descriptor, function and partial derivatives side by side.
 
 use super::{binary_family, two_matrices, BackwardContext, Op};
-use crate::registry::{probe, Arity, Check, Domain, Gradient, OpSpec, Reads};
+use crate::registry::{probe, Arity, Check, Domain, OpSpec, Reads};
 use crate::{Real, Shape, Var};
 
 /// A descriptor of this family: two inputs, adjoint from them.
 const fn spec(name: &'static str, reads: Reads, explain: &'static [&'static str], check: Check) -> OpSpec {
-    OpSpec {
-        name,
-        notes: "",
-        formula: name,
-        arity: Arity::Fixed(2),
-        reads,
-        gradient: Gradient::FromInputs,
-        constants: 0,
-        explain,
-        check,
-    }
+    OpSpec::new(name, Arity::Fixed(2), reads, explain, check)
 }
 
 /// Half of one: maximum and minimum split the gradient of a tie equally between the two.

@@ -10,7 +10,7 @@
 //! Shapes are read as matrices: a vector `[n]` is one row, `[1 x n]`; a scalar is `[1 x 1]`.
 
 use super::{check_shapes, one_matrix, op_family, two_matrices, BackwardContext, Op};
-use crate::registry::{probe, Arity, Check, Domain, Gradient, OpSpec, Reads};
+use crate::registry::{probe, Arity, Check, Domain, OpSpec, Reads};
 use crate::tape::value_of;
 use crate::{Real, Shape, Tensor, Var};
 use std::ops::Range;
@@ -23,17 +23,7 @@ const fn spec(
     explain: &'static [&'static str],
     check: Check,
 ) -> OpSpec {
-    OpSpec {
-        name,
-        notes: "",
-        formula: name,
-        arity,
-        reads,
-        gradient: Gradient::FromInputs,
-        constants: 0,
-        explain,
-        check,
-    }
+    OpSpec::new(name, arity, reads, explain, check)
 }
 
 op_family! {

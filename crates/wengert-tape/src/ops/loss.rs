@@ -8,7 +8,7 @@
 use super::activation::stable_sigmoid;
 use super::softmax::softmax_row;
 use super::{check_shapes, op_family, two_matrices, BackwardContext, Op};
-use crate::registry::{probe, Arity, Check, Domain, Gradient, OpSpec, Reads};
+use crate::registry::{probe, Arity, Check, Domain, OpSpec, Reads};
 use crate::{Real, Shape, Var};
 
 /// A descriptor of this family: adjoint from the inputs, `arity` of them.
@@ -20,17 +20,7 @@ const fn spec(
     explain: &'static [&'static str],
     check: Check,
 ) -> OpSpec {
-    OpSpec {
-        name,
-        notes,
-        formula: name,
-        arity: Arity::Fixed(arity),
-        reads,
-        gradient: Gradient::FromInputs,
-        constants: 0,
-        explain,
-        check,
-    }
+    OpSpec::new(name, Arity::Fixed(arity), reads, explain, check).with_notes(notes)
 }
 
 op_family! {

@@ -9,7 +9,7 @@
 //! the variance keeps its correction as a constant after its value.
 
 use super::{check_shapes, one_matrix, op_family, BackwardContext, Op};
-use crate::registry::{probe, Arity, Check, Domain, Gradient, OpSpec, Reads};
+use crate::registry::{probe, Arity, Check, Domain, OpSpec, Reads};
 use crate::{Real, Shape, Tensor, Var};
 
 /// A descriptor of this family: one input, adjoint from it.
@@ -21,17 +21,7 @@ const fn spec(
     explain: &'static [&'static str],
     check: Check,
 ) -> OpSpec {
-    OpSpec {
-        name,
-        notes,
-        formula: name,
-        arity: Arity::Fixed(1),
-        reads,
-        gradient: Gradient::FromInputs,
-        constants,
-        explain,
-        check,
-    }
+    OpSpec::new(name, Arity::Fixed(1), reads, explain, check).with_notes(notes).with_constants(constants)
 }
 
 op_family! {

@@ -8,7 +8,7 @@
 
 use super::reduce::{reduced_shape, Lanes};
 use super::{one_matrix, op_family, BackwardContext, Op};
-use crate::registry::{probe, Arity, Check, Domain, Gradient, OpSpec, Reads};
+use crate::registry::{probe, Arity, Check, Domain, OpSpec, Reads};
 use crate::{Real, Shape, Var};
 
 /// A descriptor of this family: one input, adjoint from it.
@@ -19,17 +19,7 @@ const fn spec(
     explain: &'static [&'static str],
     check: Check,
 ) -> OpSpec {
-    OpSpec {
-        name,
-        notes,
-        formula: name,
-        arity: Arity::Fixed(1),
-        reads,
-        gradient: Gradient::FromInputs,
-        constants: 0,
-        explain,
-        check,
-    }
+    OpSpec::new(name, Arity::Fixed(1), reads, explain, check).with_notes(notes)
 }
 
 op_family! {

@@ -3,7 +3,7 @@
 //! value arena after the value). Each op's descriptor, function and derivative side by side.
 
 use super::{one_matrix, special, unary_family, Op, UnaryRule};
-use crate::registry::{probe, Arity, Domain, Gradient, OpSpec, Reads};
+use crate::registry::{probe, Arity, Domain, OpSpec, Reads};
 use crate::tape::Node;
 use crate::{Real, Var};
 
@@ -15,17 +15,7 @@ const fn spec(
     explain: &'static [&'static str],
     check: crate::registry::Check,
 ) -> OpSpec {
-    OpSpec {
-        name,
-        notes: "",
-        formula: name,
-        arity: Arity::Fixed(1),
-        reads,
-        gradient: Gradient::FromInputs,
-        constants,
-        explain,
-        check,
-    }
+    OpSpec::new(name, Arity::Fixed(1), reads, explain, check).with_constants(constants)
 }
 
 unary_family! {

@@ -3,21 +3,9 @@
 //! each derivative reads the value its comment names.
 
 use super::unary::record_unary;
-use super::{one_matrix, special, unary_family, Op};
-use crate::registry::{probe, Arity, Check, Domain, OpSpec, Reads};
+use super::{one_input_spec as spec, one_matrix, special, unary_family, Op};
+use crate::registry::{probe, Domain, Reads};
 use crate::{Real, Var};
-
-/// A descriptor of this family: one input, adjoint from it.
-const fn spec(
-    name: &'static str,
-    notes: &'static str,
-    reads: Reads,
-    constants: usize,
-    explain: &'static [&'static str],
-    check: Check,
-) -> OpSpec {
-    OpSpec::new(name, Arity::Fixed(1), reads, explain, check).with_notes(notes).with_constants(constants)
-}
 
 unary_family! {
     /// An activation function, elementwise.

@@ -31,7 +31,7 @@ mod special;
 pub(crate) mod unary;
 
 use crate::custom::CustomOp;
-use crate::registry::{Arity, OpSpec};
+use crate::registry::{Arity, Check, OpSpec, Reads};
 use crate::tape::{Node, NO_ADJOINT};
 use crate::{Real, Shape};
 pub(crate) use activation::Activation;
@@ -421,6 +421,19 @@ pub(crate) fn check_shapes(ok: bool, op: &str, message: impl FnOnce() -> String)
     if !ok {
         panic!("{op}: {}", message());
     }
+}
+
+/// The descriptor of an op of one input (an activation, a reduction): adjoint from its input,
+/// its entry anchored at its name.
+pub(crate) const fn one_input_spec(
+    name: &'static str,
+    notes: &'static str,
+    reads: Reads,
+    constants: usize,
+    explain: &'static [&'static str],
+    check: Check,
+) -> OpSpec {
+    OpSpec::new(name, Arity::Fixed(1), reads, explain, check).with_notes(notes).with_constants(constants)
 }
 
 /// Input shapes for the property suite: one `[m x n]` matrix.

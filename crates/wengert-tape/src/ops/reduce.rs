@@ -8,21 +8,9 @@
 //! An axis reduction keeps its axis in bit 0 of the node's spare slot and `keepdim` in bit 1;
 //! the variance keeps its correction as a constant after its value.
 
-use super::{check_shapes, one_matrix, op_family, BackwardContext, Op};
-use crate::registry::{probe, Arity, Check, Domain, OpSpec, Reads};
+use super::{check_shapes, one_input_spec as spec, one_matrix, op_family, BackwardContext, Op};
+use crate::registry::{probe, Domain, Reads};
 use crate::{Real, Shape, Tensor, Var};
-
-/// A descriptor of this family: one input, adjoint from it.
-const fn spec(
-    name: &'static str,
-    notes: &'static str,
-    reads: Reads,
-    constants: usize,
-    explain: &'static [&'static str],
-    check: Check,
-) -> OpSpec {
-    OpSpec::new(name, Arity::Fixed(1), reads, explain, check).with_notes(notes).with_constants(constants)
-}
 
 op_family! {
     /// Reductions to a scalar, and along one axis.

@@ -130,11 +130,8 @@ impl<T: Real> Recording<T> {
             NO_ADJOINT
         };
         debug_assert!(op.is_variadic() || op.spec().arity == Arity::Fixed(inputs.len()), "{}", op.name());
-        // Only the custom and layout families have variadic ops: the scalar ops never look up
-        // their descriptor here.
-        let variadic = matches!(op, Op::Custom | Op::Layout(_)) && op.is_variadic();
         let inputs = match *inputs {
-            _ if variadic => {
+            _ if op.is_variadic() => {
                 let start = u32::try_from(self.extra_inputs.len()).expect("tape: more than 2^32 extra inputs");
                 let count =
                     u32::try_from(inputs.len()).unwrap_or_else(|_| panic!("{}: more than 2^32 inputs", op.name()));

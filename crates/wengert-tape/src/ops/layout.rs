@@ -10,54 +10,43 @@
 //! Shapes are read as matrices: a vector `[n]` is one row, `[1 x n]`; a scalar is `[1 x 1]`.
 
 use super::{check_shapes, one_matrix, op_family, two_matrices, BackwardContext, Op};
-use crate::registry::{probe, Arity, Check, Domain, OpSpec, Reads};
+use crate::registry::{probe, Arity, Domain, OpSpec, Reads};
 use crate::tape::value_of;
 use crate::{Real, Shape, Tensor, Var};
 use std::ops::Range;
-
-/// A descriptor of this family: adjoint from the inputs.
-const fn spec(
-    name: &'static str,
-    arity: Arity,
-    reads: Reads,
-    explain: &'static [&'static str],
-    check: Check,
-) -> OpSpec {
-    OpSpec::new(name, arity, reads, explain, check)
-}
 
 op_family! {
     /// Ops that move values without computing new ones.
     enum Layout {
         /// `X^T` of a matrix.
-        Transpose => spec("t", Arity::Fixed(1), Reads::Nothing, &["dX = G^T"],
+        Transpose => OpSpec::new("t", Arity::Fixed(1), Reads::Nothing, &["dX = G^T"],
             probe!(|v| v[0].t(), shapes: one_matrix, domain: Domain::ANY)),
         /// The same elements, row-major, in another shape.
-        Reshape => spec("reshape", Arity::Fixed(1), Reads::Nothing, &["dx = g read in the shape of x"],
+        Reshape => OpSpec::new("reshape", Arity::Fixed(1), Reads::Nothing, &["dx = g read in the shape of x"],
             probe!(|v| v[0].reshape(Shape::matrix(v[0].shape().cols(), v[0].shape().rows())),
                 shapes: one_matrix, domain: Domain::ANY)),
         /// Rows `start..end`; the range is in the index arena from the node's spare slot.
-        SliceRows => spec("slice_rows", Arity::Fixed(1), Reads::Nothing, &["dX = G added into the sliced rows"],
+        SliceRows => OpSpec::new("slice_rows", Arity::Fixed(1), Reads::Nothing, &["dX = G added into the sliced rows"],
             probe!(|v| v[0].slice_rows(probe_range(v[0].shape().rows())), shapes: one_matrix, domain: Domain::ANY)),
         /// Columns `start..end`; the range is in the index arena from the node's spare slot.
-        SliceCols => spec("slice_cols", Arity::Fixed(1), Reads::Nothing, &["dX = G added into the sliced columns"],
+        SliceCols => OpSpec::new("slice_cols", Arity::Fixed(1), Reads::Nothing, &["dX = G added into the sliced columns"],
             probe!(|v| v[0].slice_cols(probe_range(v[0].shape().cols())), shapes: one_matrix, domain: Domain::ANY)),
         /// Parts joined along the axis kept in the node's spare slot (0: rows, 1: columns).
-        Concat => spec("concat", Arity::Variadic, Reads::Nothing, &["dX_k = block k of G"],
+        Concat => OpSpec::new("concat", Arity::Variadic, Reads::Nothing, &["dX_k = block k of G"],
             probe!(|v| Var::concat(&[Var::concat(&v[..2], 0), v[2]], 1),
                 shapes: |m, n| vec![Shape::matrix(m, n), Shape::matrix(n, n), Shape::matrix(m + n, m)],
                 domain: Domain::ANY)),
         /// One-element parts as the elements of a vector.
-        Stack => spec("stack", Arity::Variadic, Reads::Nothing, &["dx_k = g_k"],
+        Stack => OpSpec::new("stack", Arity::Variadic, Reads::Nothing, &["dx_k = g_k"],
             probe!(|v| Var::stack(v), shapes: |_, _| vec![Shape::scalar(); 3], domain: Domain::ANY)),
         /// Element `i` (row-major) as a scalar; `i` is in the index arena.
-        Element => spec("element", Arity::Fixed(1), Reads::Nothing, &["dx_i = g at the element read"],
+        Element => OpSpec::new("element", Arity::Fixed(1), Reads::Nothing, &["dx_i = g at the element read"],
             probe!(|v| v[0].element(v[0].shape().numel() / 2), shapes: one_matrix, domain: Domain::ANY)),
         /// Rows of a table by index; the indices are in the index arena.
-        GatherRows => spec("gather_rows", Arity::Fixed(1), Reads::Nothing, &["dT[i_k] = G[k] for every k"],
+        GatherRows => OpSpec::new("gather_rows", Arity::Fixed(1), Reads::Nothing, &["dT[i_k] = G[k] for every k"],
             probe!(|v| v[0].gather_rows(&probe_indices(v[0].shape())), shapes: one_matrix, domain: Domain::ANY)),
         /// `mask != 0 ? a : b` elementwise; the inputs are `[mask, a, b]`, the mask a constant.
-        Where => spec("where", Arity::Variadic, Reads::Input,
+        Where => OpSpec::new("where", Arity::Variadic, Reads::Input,
             &["dmask: none (a constant)", "da = g (.) 1[mask != 0]", "db = g (.) 1[mask = 0]"],
             probe!(|v| Var::where_(&probe_mask(v[0].shape(), v[1].shape()), v[0], v[1]),
                 shapes: two_matrices, domain: Domain::ANY, broadcasts: true)),

@@ -312,7 +312,7 @@ impl<T: Real> Tape<T> {
             values.len()
         );
         if let [value] = *values {
-            return self.record_scalar(op, [], shape, &[], |[]| value);
+            return self.record_scalar(op, [], shape, &[], |[]| value, |[], _| []);
         }
         self.record(op, [], shape, 0, |[], out| out.copy_from_slice(values))
     }
@@ -380,6 +380,12 @@ impl<T: Real> Tape<T> {
     /// [`Tape::record`] for an op whose inputs and output each hold one element: the
     /// scalar tape's hot path, with no slices and no zero-fill of the value. The op's
     /// `constants` are stored right after the value.
+    ///
+    /// A node that gets an adjoint also keeps its local partial derivatives, `partials(inputs,
+    /// value)`, right *before* its value (dy/d(input k) at `value_offset - 1 - k`): the sweep
+    /// then multiplies and adds ([`crate::ops::scalar_backward`]) with no dispatch on the op
+    /// and no read of the inputs' values (Jacobian taping, as Adept and CoDiPack do). Here
+    /// the op is known where this is inlined, so the rule costs no dispatch either.
     #[track_caller]
     #[inline(always)]
     pub(crate) fn record_scalar<'t, const N: usize>(
@@ -389,13 +395,21 @@ impl<T: Real> Tape<T> {
         shape: Shape,
         constants: &[T],
         f: impl FnOnce([T; N]) -> T,
+        partials: impl FnOnce([T; N], T) -> [T; N],
     ) -> Var<'t, T> {
         debug_assert!(shape.numel() == 1 && inputs.iter().all(|v| v.shape.numel() == 1));
         self.check_inputs(&op, &inputs);
         let mut guard = self.recording_mut();
         let recording = &mut *guard;
         let requires_grad = recording.requires_grad(&op, &inputs);
-        let value = f(inputs.map(|v| recording.values[recording.nodes[v.index].value_offset]));
+        let xs = inputs.map(|v| recording.values[recording.nodes[v.index].value_offset]);
+        let value = f(xs);
+        if requires_grad {
+            // Last input's partial first: input k's partial ends up at value_offset - 1 - k.
+            for &partial in partials(xs, value).iter().rev() {
+                recording.values.push(partial);
+            }
+        }
         let value_offset = recording.values.len();
         recording.values.push(value);
         // Pushed one by one: the count is known where this is inlined (0, 1 or 2), and a push

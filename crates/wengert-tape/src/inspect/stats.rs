@@ -23,7 +23,8 @@ use std::mem::size_of;
 /// let stats = tape.stats();
 /// assert_eq!(stats.nodes, 4);
 /// assert_eq!(stats.by_op, [("mul", 2), ("exp", 1), ("var", 1)]);
-/// assert_eq!(stats.value_bytes, 4 * 8);
+/// // Four values, and the local partials of the two products (two each) and of exp.
+/// assert_eq!(stats.value_bytes, (4 + 5) * 8);
 /// assert!(stats.to_string().contains("mul"));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,8 +41,10 @@ pub struct TapeStats {
     pub node_bytes: usize,
     /// Bytes reserved for node records: the node buffer's capacity times `node_size`.
     pub node_capacity_bytes: usize,
-    /// Elements in the value arena: every node's value, plus the scratch some ops keep (the
-    /// fused softmax cross-entropy stores its probabilities after its value).
+    /// Elements in the value arena: every node's value, plus what some ops keep beside it (the
+    /// fused softmax cross-entropy stores its probabilities after its value, an op of a
+    /// number its number, and a one-element elementwise node that needs an adjoint its local
+    /// partial derivatives, one per input, before its value).
     pub value_elements: usize,
     /// `value_elements * size_of::<T>()`.
     pub value_bytes: usize,
@@ -84,8 +87,8 @@ impl TapeStats {
     /// let tape = Tape::<f64>::new();
     /// let _ = tape.var(1.0).exp();
     /// let stats = tape.stats();
-    /// // Two nodes, two values, two adjoints, no labels.
-    /// assert_eq!(stats.total_bytes(), 2 * stats.node_size + 2 * 8 + 2 * 8);
+    /// // Two nodes, two values and exp's local partial, two adjoints, no labels.
+    /// assert_eq!(stats.total_bytes(), 2 * stats.node_size + 3 * 8 + 2 * 8);
     /// ```
     pub fn total_bytes(&self) -> usize {
         self.node_bytes + self.value_bytes + self.adjoint_bytes + self.label_bytes

@@ -223,7 +223,11 @@ pub(crate) fn binary<'t, T: Real>(op: Binary, a: Var<'t, T>, b: Var<'t, T>) -> V
     if sa.numel() == 1 && sb.numel() == 1 {
         // One element each: the result has the larger rank's shape (`[] + [1 x 1]` is `[1 x 1]`).
         let shape = if sa.rank() >= sb.rank() { sa } else { sb };
-        return a.tape.record_scalar(Op::Binary(op), [a, b], shape, &[], |[x, y]| op.f(x, y));
+        let partials = |[x, y]: [T; 2], z| {
+            let (dx, dy) = op.partials(x, y, z);
+            [dx, dy]
+        };
+        return a.tape.record_scalar(Op::Binary(op), [a, b], shape, &[], |[x, y]| op.f(x, y), partials);
     }
     binary_tensor(op, a, b)
 }

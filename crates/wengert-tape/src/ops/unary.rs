@@ -213,7 +213,8 @@ pub(crate) fn record_unary<'t, T: Real, R: UnaryRule>(op: Op, rule: R, constants
     debug_assert_eq!(constants.len(), rule.constants(), "{}", op.name());
     let shape = x.shape();
     if shape.numel() == 1 {
-        return x.tape.record_scalar(op, [x], shape, constants, |[x]| rule.f(x, |i| constants[i]));
+        let k = |i: usize| constants[i];
+        return x.tape.record_scalar(op, [x], shape, constants, |[x]| rule.f(x, k), |[x], y| [rule.df(x, y, k)]);
     }
     record_unary_tensor(op, rule, constants, x)
 }
@@ -236,9 +237,12 @@ pub(crate) fn unary<'t, T: Real>(op: Unary, constants: &[T], x: Var<'t, T>) -> V
 }
 
 /// The backward rule of a one-element elementwise node (of this family, an activation or a
-/// binary op), read and written straight from the arenas, that also marks the inputs with an
-/// adjoint as reached: the scalar tape's hot path, with the same rules as the tensor path.
-/// Returns false, doing nothing, for any other node.
+/// binary op): adds `upstream x partial` into each input's adjoint, the partials read from
+/// where [`crate::Tape::record_scalar`] kept them, right before the value (every one-element
+/// node of these families is recorded there), and marks the inputs with an adjoint as
+/// reached. The scalar tape's hot path: no dispatch on the op, no read of an input's value.
+/// The partials come from the same rules as the tensor path (`df`, `partials`). Returns
+/// false, doing nothing, for any other node.
 #[inline(always)]
 pub(crate) fn scalar_backward<T: Real>(
     node: &Node,
@@ -249,24 +253,18 @@ pub(crate) fn scalar_backward<T: Real>(
     if node.shape.numel() != 1 {
         return false;
     }
-    let value = |input: u32| values[nodes[input as usize].value_offset];
-    let constant = |i: usize| values[node.value_offset + 1 + i];
+    let partial = |k: usize| values[node.value_offset - 1 - k];
     let [a, b] = node.input_slots();
     match node.op {
-        Op::Unary(op) => {
-            let (y, g) = (values[node.value_offset], adjoints[node.adjoint_offset]);
-            send(g * op.df(value(a), y, constant), a, nodes, adjoints, reached);
-        }
-        Op::Activation(op) => {
-            let (y, g) = (values[node.value_offset], adjoints[node.adjoint_offset]);
-            send(g * op.df(value(a), y, constant), a, nodes, adjoints, reached);
+        Op::Unary(_) | Op::Activation(_) => {
+            let g = adjoints[node.adjoint_offset];
+            send(g * partial(0), a, nodes, adjoints, reached);
         }
         // A one-element output has one-element inputs: broadcasting never shrinks a value.
-        Op::Binary(op) => {
-            let (y, g) = (values[node.value_offset], adjoints[node.adjoint_offset]);
-            let (da, db) = op.partials(value(a), value(b), y);
-            send(g * da, a, nodes, adjoints, reached);
-            send(g * db, b, nodes, adjoints, reached);
+        Op::Binary(_) => {
+            let g = adjoints[node.adjoint_offset];
+            send(g * partial(0), a, nodes, adjoints, reached);
+            send(g * partial(1), b, nodes, adjoints, reached);
         }
         _ => return false,
     }

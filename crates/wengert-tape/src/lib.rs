@@ -31,6 +31,7 @@ pub mod inspect;
 mod kernels;
 mod operators;
 mod ops;
+mod pool;
 mod real;
 pub mod registry;
 mod shape;
@@ -38,20 +39,23 @@ mod sweep;
 mod tape;
 mod tensor;
 mod var;
+mod vars;
 
 pub use anomaly::Anomaly;
 pub use custom::CustomOp;
 pub use inspect::{ExplainedStep, Explanation, TapeStats};
 pub use kernels::{gemm_threads, set_gemm_threads};
+pub use pool::release_thread_arenas;
 pub use real::Real;
 pub use shape::Shape;
 pub use sweep::{BackwardError, Gradients};
 pub use tape::{Leaf, Tape};
 pub use tensor::Tensor;
 pub use var::Var;
+pub use vars::{gradient, Vars};
 
 /// The names most programs need: `use wengert_tape::prelude::*;`.
 pub mod prelude {
     pub use crate::check::{assert_gradients, check_gradients, GradCheck, Tolerance};
-    pub use crate::{Anomaly, BackwardError, CustomOp, Gradients, Real, Shape, Tape, Tensor, Var};
+    pub use crate::{gradient, Anomaly, BackwardError, CustomOp, Gradients, Real, Shape, Tape, Tensor, Var, Vars};
 }

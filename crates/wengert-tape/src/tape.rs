@@ -8,6 +8,7 @@
 use crate::anomaly::{Anomaly, AnomalyMode};
 use crate::custom::CustomOp;
 use crate::ops::{Op, Source};
+use crate::pool::Arenas;
 use crate::registry::{Arity, Gradient};
 use crate::{Real, Shape, Tensor, Var};
 use std::cell::RefCell;
@@ -96,6 +97,9 @@ pub(crate) struct Recording<T> {
     /// False inside [`Tape::no_grad`]: new nodes get no adjoint.
     pub grad_enabled: bool,
     pub anomaly: AnomalyMode,
+    /// Hands the buffers to the thread when the tape is dropped ([`crate::pool::give_back`]
+    /// for this `T`; a field because `Drop` cannot name `T: Real`).
+    give_back: fn(&mut Recording<T>),
 }
 
 impl<T: Real> Recording<T> {
@@ -240,11 +244,25 @@ impl<T: Real> Default for Tape<T> {
 
 impl<T: Real> Tape<T> {
     /// An empty tape.
+    ///
+    /// It records into the buffers the last tape dropped on this thread left behind, if any
+    /// ([`crate::release_thread_arenas`]), so a new tape per gradient costs what a cleared,
+    /// reused one does: the buffers have already grown.
+    ///
+    /// ```
+    /// use wengert_tape::Tape;
+    /// for step in 0..3 {
+    ///     let tape = Tape::<f64>::new(); // from the second step on, the first tape's buffers
+    ///     let w = tape.var(step as f64);
+    ///     assert_eq!(tape.backward(w * w).wrt(w), 2.0 * step as f64);
+    /// }
+    /// ```
     pub fn new() -> Self {
         Self::with_capacity(0, 0)
     }
 
-    /// An empty tape with room for `nodes` nodes and `values` elements before it reallocates.
+    /// An empty tape with room for `nodes` nodes and `values` elements before it reallocates
+    /// (more if the thread had larger buffers to give, as for [`Tape::new`]).
     ///
     /// ```
     /// use wengert_tape::Tape;
@@ -252,18 +270,32 @@ impl<T: Real> Tape<T> {
     /// assert_eq!(tape.len(), 0);
     /// ```
     pub fn with_capacity(nodes: usize, values: usize) -> Self {
+        let mut arenas = crate::pool::take::<T>().unwrap_or_else(|| Arenas::with_capacity(0, 0));
+        arenas.nodes.reserve(nodes);
+        arenas.values.reserve(values);
+        let Arenas { nodes, extra_inputs, values, indices, adjoints, reached } = arenas;
         Tape {
             recording: RefCell::new(Recording {
-                nodes: Vec::with_capacity(nodes),
-                extra_inputs: Vec::new(),
-                values: Vec::with_capacity(values),
-                indices: Vec::new(),
+                nodes,
+                extra_inputs,
+                values,
+                indices,
                 adjoint_len: 0,
-                adjoint_pool: Vec::new(),
-                reached: Vec::new(),
+                adjoint_pool: adjoints,
+                reached,
                 custom_ops: Vec::new(),
                 grad_enabled: true,
                 anomaly: AnomalyMode::default(),
+                give_back: |recording| {
+                    crate::pool::give_back(Arenas {
+                        nodes: std::mem::take(&mut recording.nodes),
+                        extra_inputs: std::mem::take(&mut recording.extra_inputs),
+                        values: std::mem::take(&mut recording.values),
+                        indices: std::mem::take(&mut recording.indices),
+                        adjoints: std::mem::take(&mut recording.adjoint_pool),
+                        reached: std::mem::take(&mut recording.reached),
+                    })
+                },
             }),
         }
     }
@@ -550,6 +582,13 @@ impl<T: Real> Tape<T> {
         recording.custom_ops.clear();
         recording.anomaly.locations.clear();
         recording.adjoint_len = 0;
+    }
+}
+
+impl<T> Drop for Tape<T> {
+    fn drop(&mut self) {
+        let recording = self.recording.get_mut();
+        (recording.give_back)(recording);
     }
 }
 

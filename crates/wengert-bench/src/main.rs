@@ -158,7 +158,7 @@ fn run(args: &Args) -> Result<(), Mismatch> {
     // The tape and the hand-written step both multiply through `Real::gemm`, which reads this.
     wengert_tape::set_gemm_threads(args.threads as usize);
     println!(
-        "wengert-bench: threads {}, warm-up {}, timed steps {} (tape and hand interleaved); times in ms per step",
+        "wengert-bench: threads {}, warm-up {}, timed steps {} (implementations interleaved); times in ms per step",
         args.threads, args.warmup, args.steps
     );
     if args.only.contains(&Workload::Gemm) {

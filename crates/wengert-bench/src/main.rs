@@ -1,17 +1,21 @@
 //! The wengert benchmark: races the tape against a hand-written backward pass that uses
-//! the same GEMM and no tape, side by side in one process, interleaved step by step.
+//! the same GEMM and no tape, side by side in one process, interleaved step by step. The
+//! scalar workloads also race wengert on a new tape per gradient, echidna and reverse.
 //!
 //! `cargo run --release -p wengert-bench -- --help` lists the flags; docs/performance.md
 //! records a full run.
 
-use clap::{Parser, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
 use std::hint::black_box;
+use std::process::ExitCode;
+use wengert_bench::contenders::{self, Contender, Contenders, Mismatch};
 use wengert_bench::stats::{Samples, Summary};
-use wengert_bench::{gemm_race, init, mlp, scalar};
-use wengert_tape::Tape;
+use wengert_bench::{gemm_race, init, mlp};
 
 #[derive(Parser)]
-#[command(about = "Races the wengert tape against hand-written backpropagation (same GEMM, no tape).")]
+#[command(
+    about = "Races the wengert tape against hand-written backpropagation (same GEMM, no tape), and on the scalar workloads against echidna and reverse."
+)]
 struct Args {
     /// MLP sizes to run: S (64-32-10, batch 32), M (784-256-128-10, batch 128), L (784-1024-1024-10, batch 512).
     #[arg(long, value_delimiter = ',', default_values = ["S", "M", "L"], ignore_case = true)]
@@ -25,7 +29,7 @@ struct Args {
     /// Timed steps of each implementation.
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..))]
     steps: u64,
-    /// Run only these workloads.
+    /// Run only these workloads: mlp, rosen (Rosenbrock gradient, n = 100,000), chain (1,000,000 scalar ops), gemm.
     #[arg(long, value_delimiter = ',', default_values = ["mlp", "rosen", "chain"])]
     only: Vec<Workload>,
     /// Also print one `RESULT ...` line per run, for scripts.
@@ -62,26 +66,29 @@ struct Run {
     loss_last: f64,
 }
 
-/// Runs two implementations interleaved, warm-up first; each closure does one step and
-/// returns its loss.
-fn race(args: &Args, mut tape: impl FnMut() -> f64, mut hand: impl FnMut() -> f64) -> (Run, Run) {
-    let (mut tape_samples, mut hand_samples) = (Samples::default(), Samples::default());
-    let (mut tape_losses, mut hand_losses) = (Vec::new(), Vec::new());
-    for step in 0..args.warmup + args.steps as usize {
-        let timed = step >= args.warmup;
-        let loss = tape_samples.time(timed, &mut tape);
-        let hand_loss = hand_samples.time(timed, &mut hand);
-        if timed {
-            tape_losses.push(loss);
-            hand_losses.push(hand_loss);
+/// Runs `count` implementations interleaved (0, 1, ..., count - 1, then again), warm-up
+/// first; `step(i)` does one step of implementation i and returns its loss.
+fn race(args: &Args, count: usize, mut step: impl FnMut(usize) -> f64) -> Vec<Run> {
+    let mut samples: Vec<Samples> = (0..count).map(|_| Samples::default()).collect();
+    let mut losses = vec![Vec::new(); count];
+    for round in 0..args.warmup + args.steps as usize {
+        let timed = round >= args.warmup;
+        for (i, (samples, losses)) in samples.iter_mut().zip(&mut losses).enumerate() {
+            let loss = samples.time(timed, || step(i));
+            if timed {
+                losses.push(loss);
+            }
         }
     }
-    let run = |samples: &Samples, losses: &[f64]| Run {
-        summary: samples.summary(),
-        loss_first: losses[0],
-        loss_last: losses[losses.len() - 1],
-    };
-    (run(&tape_samples, &tape_losses), run(&hand_samples, &hand_losses))
+    samples
+        .iter()
+        .zip(&losses)
+        .map(|(samples, losses)| Run {
+            summary: samples.summary(),
+            loss_first: losses[0],
+            loss_last: losses[losses.len() - 1],
+        })
+        .collect()
 }
 
 fn print_result(args: &Args, kind: &str, implementation: &str, what: &str, run: &Run) {
@@ -104,12 +111,54 @@ fn print_row(name: &str, tape: &Run, hand: &Run, ops: Option<usize>) {
     );
 }
 
-fn main() {
-    let args = Args::parse();
+/// The contenders' table of one scalar workload: median and min ms per gradient, ns per
+/// `unit` (Rosenbrock's terms, the chain's ops), and each median over echidna's.
+fn contender_table(title: &str, unit: &str, units: usize, runs: &[Run]) -> String {
+    let echidna = runs[Contender::ALL.iter().position(|&c| c == Contender::Echidna).expect("echidna races")].summary;
+    let mut table = format!(
+        "{title}: contenders interleaved, ms per gradient\n{:<18} {:>10} {:>10} {:>12} {:>10}\n",
+        "contender",
+        "median ms",
+        "min ms",
+        format!("ns/{unit}"),
+        "/ echidna"
+    );
+    for (contender, run) in Contender::ALL.iter().zip(runs) {
+        let s = run.summary;
+        table += &format!(
+            "{:<18} {:>10.4} {:>10.4} {:>12.1} {:>10.3}\n",
+            contender.name(),
+            s.median,
+            s.min,
+            s.median * 1e6 / units as f64,
+            s.median / echidna.median
+        );
+    }
+    table
+}
+
+fn main() -> ExitCode {
+    let matches = Args::command().after_help(contenders::help()).get_matches();
+    let args = Args::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(mismatch) => {
+            eprintln!("wengert-bench: {mismatch}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs the workloads `args` selects and prints their tables.
+///
+/// # Errors
+///
+/// A scalar contender whose gradient differs from the hand-written one, found before timing.
+fn run(args: &Args) -> Result<(), Mismatch> {
     // The tape and the hand-written step both multiply through `Real::gemm`, which reads this.
     wengert_tape::set_gemm_threads(args.threads as usize);
     println!(
-        "wengert-bench: threads {}, warm-up {}, timed steps {} (tape and hand interleaved); times in ms per step",
+        "wengert-bench: threads {}, warm-up {}, timed steps {} (implementations interleaved); times in ms per step",
         args.threads, args.warmup, args.steps
     );
     if args.only.contains(&Workload::Gemm) {
@@ -151,38 +200,49 @@ fn main() {
             let name = format!("{size:?}");
             let mut tape_step = mlp::TapeStep::new(mlp::Problem::new(&name));
             let mut hand_step = mlp::HandStep::new(mlp::Problem::new(&name));
-            let (tape, hand) = race(&args, || f64::from(tape_step.step(0.01)), || f64::from(hand_step.step(0.01)));
-            print_row(&format!("MLP-{name} {}", mlp::describe(&name)), &tape, &hand, None);
-            print_result(&args, "mlp", "wengert", &format!("size={name}"), &tape);
-            print_result(&args, "mlp", "hand", &format!("size={name}"), &hand);
+            let runs = race(args, 2, |i| f64::from(if i == 0 { tape_step.step(0.01) } else { hand_step.step(0.01) }));
+            let (tape, hand) = (&runs[0], &runs[1]);
+            print_row(&format!("MLP-{name} {}", mlp::describe(&name)), tape, hand, None);
+            print_result(args, "mlp", "wengert", &format!("size={name}"), tape);
+            print_result(args, "mlp", "hand", &format!("size={name}"), hand);
         }
     }
+    // The contenders' tables follow the main table, which keeps wengert (reused tape) and hand.
+    let mut tables = Vec::new();
+    let wengert = Contender::ALL.iter().position(|&c| c == Contender::Wengert).expect("wengert races");
+    let hand = Contender::ALL.iter().position(|&c| c == Contender::Hand).expect("hand races");
+    let mut contenders = Contenders::new();
     if args.only.contains(&Workload::Rosen) {
         let x = init::rosenbrock_start(ROSENBROCK_N);
-        let (mut tape_gradient, mut hand_gradient) = (vec![0.0; x.len()], vec![0.0; x.len()]);
-        let mut tape = Tape::new();
-        let mut ops = 0;
-        let (t, h) = race(
-            &args,
-            || scalar::rosenbrock_tape(&mut tape, black_box(&x), &mut tape_gradient, &mut ops),
-            || scalar::rosenbrock_hand(black_box(&x), &mut hand_gradient),
-        );
+        contenders.check_rosenbrock(&x)?;
+        let ops = contenders.reused_tape_len();
+        let mut gradients = vec![vec![0.0; x.len()]; Contender::ALL.len()];
+        let runs = race(args, Contender::ALL.len(), |i| {
+            contenders.rosenbrock(Contender::ALL[i], black_box(&x), &mut gradients[i])
+        });
         let what = format!("n={ROSENBROCK_N} ops={ops}");
-        print_row(&format!("Rosenbrock n={ROSENBROCK_N}, {ops} ops"), &t, &h, Some(ops));
-        print_result(&args, "rosen", "wengert", &what, &t);
-        print_result(&args, "rosen", "hand", &what, &h);
+        print_row(&format!("Rosenbrock n={ROSENBROCK_N}, {ops} ops"), &runs[wengert], &runs[hand], Some(ops));
+        for (contender, run) in Contender::ALL.iter().zip(&runs) {
+            print_result(args, "rosen", contender.name(), &what, run);
+        }
+        let terms = ROSENBROCK_N - 1;
+        let title = format!("Rosenbrock n={ROSENBROCK_N} ({terms} terms; {ops} nodes on wengert's tape)");
+        tables.push(contender_table(&title, "term", terms, &runs));
     }
     if args.only.contains(&Workload::Chain) {
-        let mut tape = Tape::new();
-        let (t, h) = race(
-            &args,
-            || scalar::chain_tape(&mut tape, black_box(0.5), CHAIN_OPS).1,
-            || scalar::chain_hand(black_box(0.5), CHAIN_OPS).1,
-        );
+        contenders.check_chain(0.5, CHAIN_OPS)?;
+        let runs =
+            race(args, Contender::ALL.len(), |i| contenders.chain(Contender::ALL[i], black_box(0.5), CHAIN_OPS).1);
         let ops = CHAIN_OPS + 1;
         let what = format!("n={CHAIN_OPS} ops={ops}");
-        print_row(&format!("chain of {CHAIN_OPS} scalar ops"), &t, &h, Some(ops));
-        print_result(&args, "chain", "wengert", &what, &t);
-        print_result(&args, "chain", "hand", &what, &h);
+        print_row(&format!("chain of {CHAIN_OPS} scalar ops"), &runs[wengert], &runs[hand], Some(ops));
+        for (contender, run) in Contender::ALL.iter().zip(&runs) {
+            print_result(args, "chain", contender.name(), &what, run);
+        }
+        tables.push(contender_table(&format!("chain of {CHAIN_OPS} scalar ops"), "op", CHAIN_OPS, &runs));
     }
+    for table in tables {
+        println!("\n{table}");
+    }
+    Ok(())
 }

@@ -2,12 +2,12 @@
 //! Rosenbrock function built from scalar ops, and a long chain of scalar ops. Both in f64,
 //! on the wengert tape (reused or new per gradient) and by hand.
 
-use wengert_tape::{Tape, Var};
+use wengert_tape::{Tape, Var, Vars};
 
 /// Records f(x) = sum_{i < n-1} (1 - x_i)^2 + 100 (x_{i+1} - x_i^2)^2 on `tape`: one leaf per
 /// x_i, then f.
-fn record_rosenbrock<'t>(tape: &'t Tape<f64>, x: &[f64]) -> (Vec<Var<'t, f64>>, Var<'t, f64>) {
-    let vars: Vec<Var<'t, f64>> = x.iter().map(|&xi| tape.var(xi)).collect();
+fn record_rosenbrock<'t>(tape: &'t Tape<f64>, x: &[f64]) -> (Vars<'t, f64>, Var<'t, f64>) {
+    let vars = tape.vars(x);
     let mut total = tape.constant(0.0);
     for pair in vars.windows(2) {
         let (xi, next) = (pair[0], pair[1]);
@@ -18,12 +18,10 @@ fn record_rosenbrock<'t>(tape: &'t Tape<f64>, x: &[f64]) -> (Vec<Var<'t, f64>>, 
     (vars, total)
 }
 
-/// Sweeps back from `total`, writes d total / d vars into `gradient` and returns the total.
-fn sweep_into(tape: &Tape<f64>, vars: &[Var<'_, f64>], total: Var<'_, f64>, gradient: &mut [f64]) -> f64 {
-    let grads = tape.backward(total);
-    for (g, &v) in gradient.iter_mut().zip(vars) {
-        *g = grads.wrt(v);
-    }
+/// Sweeps back from `total`, writes d total / d vars into `gradient` (one slice of the
+/// adjoints) and returns the total.
+fn sweep_into<'t>(tape: &'t Tape<f64>, vars: &Vars<'t, f64>, total: Var<'t, f64>, gradient: &mut [f64]) -> f64 {
+    gradient.copy_from_slice(tape.backward(total).wrt_vars(vars));
     total.value()
 }
 
@@ -48,7 +46,8 @@ pub fn rosenbrock_tape(tape: &mut Tape<f64>, x: &[f64], gradient: &mut [f64]) ->
 }
 
 /// The same on a new tape made for this one gradient and dropped after it: the code a user
-/// writes first (`let tape = Tape::new(); ...`), paying for the tape's buffers every time.
+/// writes first (`let tape = Tape::new(); ...`). The tape takes the buffers the previous one
+/// left to the thread.
 ///
 /// ```
 /// use wengert_bench::scalar::rosenbrock_new_tape;

@@ -161,7 +161,7 @@ fn formula_mlp<T: Real>(sizes: &[usize], hidden: Activation) -> Mlp<T> {
             Linear::from_tensors(weight, bias)
         })
         .collect();
-    Mlp { layers, hidden }
+    Mlp { layers, hidden, norms: Vec::new() }
 }
 
 /// Exports the formula model `stem` and checks it against the committed export, which

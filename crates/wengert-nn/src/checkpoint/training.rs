@@ -1,5 +1,5 @@
 //! A training run's state in one checkpoint: the model's parameters under their names
-//! (`layer0.weight`, ...) and the optimiser's state (`adam.m.0`, `adam.step`, ...), taken by
+//! (`layer0.weight`, ..., with layer norm `norm0.gamma`, ...) and the optimiser's state (`adam.m.0`, `adam.step`, ...), taken by
 //! [`Checkpoint::from_training`] and put back, checked end to end, by
 //! [`Checkpoint::restore_training`].
 
@@ -48,8 +48,9 @@ impl<T: Real> Checkpoint<T> {
     /// dtype and shape the model gives it, and nothing else may be. Metadata is not read:
     /// compare the fields you stored (epoch, settings) yourself.
     ///
-    /// The model's architecture is `model`'s: build it with the sizes and activation the
-    /// checkpoint was trained with. On an error neither `model` nor `optimizer` is changed.
+    /// The model's architecture is `model`'s: build it with the sizes, activation and layer
+    /// norm the checkpoint was trained with. On an error neither `model` nor `optimizer` is
+    /// changed.
     ///
     /// # Errors
     ///
@@ -57,7 +58,9 @@ impl<T: Real> Checkpoint<T> {
     /// `ShapeMismatch` (for example `adam.m.0` stored as `[100]` for a `[784 x 256]`
     /// weight), `DtypeMismatch` (a counter where a tensor belongs), `BadCounter`, and
     /// `UnexpectedTensor` for an entry neither the model nor the optimiser has (a
-    /// checkpoint of another optimiser or a deeper model).
+    /// checkpoint of another optimiser or a deeper model). A checkpoint of a model with
+    /// layer norm restored into one without is `UnexpectedTensor` naming `norm0.gamma`;
+    /// the other way round, `MissingTensor` naming it.
     ///
     /// ```
     /// use rand::SeedableRng;
@@ -73,6 +76,11 @@ impl<T: Real> Checkpoint<T> {
     /// // Another optimiser does not expect Adam's moments.
     /// let error = checkpoint.restore_training(&mut model, &mut Sgd::new(0.1)).unwrap_err();
     /// assert!(matches!(error, CheckpointError::UnexpectedTensor { ref name, .. } if name == "adam.m.0"));
+    ///
+    /// // A model with layer norm expects the gamma and beta the checkpoint lacks.
+    /// let mut normed = model.clone().with_layer_norm(1e-5);
+    /// let error = checkpoint.restore_training(&mut normed, &mut Adam::new(0.01)).unwrap_err();
+    /// assert!(matches!(error, CheckpointError::MissingTensor { ref name, .. } if name == "norm0.gamma"));
     ///
     /// // A moment of the wrong size is refused, naming it and both shapes.
     /// checkpoint.insert("adam.v.2", Tensor::zeros(Shape::matrix(5, 5)));

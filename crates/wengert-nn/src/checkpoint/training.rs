@@ -58,9 +58,10 @@ impl<T: Real> Checkpoint<T> {
     /// `ShapeMismatch` (for example `adam.m.0` stored as `[100]` for a `[784 x 256]`
     /// weight), `DtypeMismatch` (a counter where a tensor belongs), `BadCounter`, and
     /// `UnexpectedTensor` for an entry neither the model nor the optimiser has (a
-    /// checkpoint of another optimiser or a deeper model). A checkpoint of a model with
-    /// layer norm restored into one without is `UnexpectedTensor` naming `norm0.gamma`;
-    /// the other way round, `MissingTensor` naming it.
+    /// checkpoint of another optimiser or a deeper model); a parameter the model lacks is
+    /// named before any optimiser state. A checkpoint of a model with layer norm restored
+    /// into one without is `UnexpectedTensor` naming `norm0.beta`; the other way round,
+    /// `MissingTensor` naming `norm0.gamma`.
     ///
     /// ```
     /// use rand::SeedableRng;
@@ -99,6 +100,9 @@ impl<T: Real> Checkpoint<T> {
             self.expect_tensor(name, shape)?;
         }
         let expected: BTreeSet<String> = names.iter().cloned().chain(optimizer.state_names(shapes.len())).collect();
+        // A parameter the model lacks (a deeper model's layer, a layer norm's gamma) is named
+        // before the optimiser state that comes with it, which sorts first (`adam.m.4`).
+        self.refuse_unexpected(|name| expected.contains(name) || !is_parameter_name(name))?;
         self.refuse_unexpected(|name| expected.contains(name))?;
         // The optimiser checks its own entries before it changes anything; after it, the
         // parameters' copies cannot fail: they were checked above.
@@ -108,4 +112,11 @@ impl<T: Real> Checkpoint<T> {
         }
         Ok(())
     }
+}
+
+/// A name [`Mlp::parameter_names`] gives: `layer<l>.` or `norm<l>.` and a field.
+fn is_parameter_name(name: &str) -> bool {
+    let Some((module, _field)) = name.split_once('.') else { return false };
+    let layer = module.strip_prefix("layer").or_else(|| module.strip_prefix("norm"));
+    layer.is_some_and(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()))
 }

@@ -22,6 +22,7 @@ fn main() {
             Linear::from_tensors(Tensor::from_rows(&[[1.0], [-2.0]]), Tensor::from_slice(&[0.0])),
         ],
         hidden: Activation::Relu,
+        norms: Vec::new(),
     };
     let tape = Tape::<f64>::new();
     let x = tape.constant(&inputs());

@@ -27,6 +27,7 @@ fn the_sample_command_lines_parse_to_the_values_they_spell() {
     let args = common::Args::try_parse_from(targets::argv_from_bytes(&every_flag.bytes)).expect("parses");
     assert_eq!((args.epochs, args.batch_size, args.lr), (Some(30), Some(32), Some(0.001)));
     assert_eq!((args.hidden, args.seed, args.resume, args.test_count), (Some(vec![128, 64]), 7, true, Some(360)));
+    assert!(args.layer_norm);
     let idx = &targets::argv_samples()[2];
     let args = common::Args::try_parse_from(targets::argv_from_bytes(&idx.bytes)).expect("parses");
     assert_eq!(args.data.map(|paths| paths.len()), Some(2));

@@ -14,7 +14,7 @@ use wengert::nn::checkpoint::Checkpoint;
 use wengert::nn::data::{self, Dataset};
 use wengert::nn::optim::{Adam, Optimizer, Sgd};
 use wengert::nn::train::{fit, EpochMetrics, TrainConfig};
-use wengert::nn::{Activation, Dropout, Mlp};
+use wengert::nn::{Activation, Dropout, Mlp, LAYER_NORM_EPS};
 
 // The trainer's flags; each example supplies its defaults through `Defaults`. (A plain
 // comment: clap would show a doc comment here as the program's description.)
@@ -42,6 +42,9 @@ pub struct Args {
     /// Dropout probability after each hidden activation in training, in [0, 1) (0: off).
     #[arg(long, default_value_t = 0.0)]
     pub dropout: f64,
+    /// Layer norm (eps 1e-5, as PyTorch's) in each hidden layer: Linear -> LayerNorm -> activation.
+    #[arg(long)]
+    pub layer_norm: bool,
     /// Clip the gradients' global norm to this.
     #[arg(long)]
     pub clip_norm: Option<f32>,
@@ -115,6 +118,35 @@ fn usage(message: impl Into<String>) -> Box<dyn Error> {
     Box::new(UsageError(message.into()))
 }
 
+/// A run asked to resume from a checkpoint trained with another setting (sizes, activation,
+/// optimiser, learning rate, batch size, seed, dropout or layer norm).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingMismatch {
+    /// The checkpoint.
+    pub path: PathBuf,
+    /// The metadata field, as [`settings`] names it: `layer_norm`, `sizes`, ...
+    pub key: &'static str,
+    /// The value the checkpoint was trained with.
+    pub stored: String,
+    /// The value this run asks for.
+    pub asked: String,
+}
+
+impl fmt::Display for SettingMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: the checkpoint was trained with {} = {}, this run asks for {}",
+            self.path.display(),
+            self.key,
+            self.stored,
+            self.asked
+        )
+    }
+}
+
+impl Error for SettingMismatch {}
+
 /// The most numbers a model built from the flags may hold in its parameters, or a batch in
 /// one layer's activations: 2^28 (1 GiB of f32), so that a mistyped `--hidden` or
 /// `--batch-size` is refused with a message instead of failing an allocation.
@@ -161,7 +193,7 @@ const METRICS: &str = "metrics.csv";
 const PLOT: &str = "curves.svg";
 
 /// The run's settings that a resumed run must share, stored in the checkpoint's metadata.
-fn settings(sizes: &[usize], args: &Args, batch_size: usize, lr: f32) -> Vec<(&'static str, String)> {
+pub fn settings(sizes: &[usize], args: &Args, batch_size: usize, lr: f32) -> Vec<(&'static str, String)> {
     let sizes: Vec<String> = sizes.iter().map(|s| s.to_string()).collect();
     vec![
         ("sizes", sizes.join("-")),
@@ -171,10 +203,32 @@ fn settings(sizes: &[usize], args: &Args, batch_size: usize, lr: f32) -> Vec<(&'
         ("batch_size", batch_size.to_string()),
         ("seed", args.seed.to_string()),
         ("dropout", args.dropout.to_string()),
+        ("layer_norm", args.layer_norm.to_string()),
     ]
 }
 
-fn save_checkpoint(
+/// What a setting missing from a checkpoint means, for the settings added after
+/// checkpoints were first written: such a checkpoint was trained without layer norm.
+fn setting_before_it_existed(key: &str) -> Option<&'static str> {
+    match key {
+        "layer_norm" => Some("false"),
+        _ => None,
+    }
+}
+
+/// The model the flags describe: an MLP of `sizes` with weights drawn from `rng`, and layer
+/// norm in each hidden layer with `--layer-norm`.
+pub fn build_model(sizes: &[usize], args: &Args, rng: &mut impl rand::Rng) -> Mlp<f32> {
+    let model = Mlp::<f32>::new(sizes, args.activation, rng);
+    if args.layer_norm {
+        model.with_layer_norm(LAYER_NORM_EPS as f32)
+    } else {
+        model
+    }
+}
+
+/// Writes the model, the optimiser's state, the epoch and the settings to `path`.
+pub fn save_checkpoint(
     path: &Path,
     model: &Mlp<f32>,
     optimizer: &dyn Optimizer<f32>,
@@ -192,8 +246,9 @@ fn save_checkpoint(
 }
 
 /// Restores model and optimiser from `path`, every tensor checked against the model;
-/// returns the epoch it had finished.
-fn resume(
+/// returns the epoch it had finished. A setting that differs from the checkpoint's is a
+/// [`SettingMismatch`] naming it.
+pub fn resume(
     path: &Path,
     model: &mut Mlp<f32>,
     optimizer: &mut dyn Optimizer<f32>,
@@ -201,12 +256,13 @@ fn resume(
 ) -> Result<usize, Box<dyn Error>> {
     let checkpoint = Checkpoint::<f32>::load(path)?;
     for (key, value) in settings {
-        let stored = checkpoint.expect_metadata(key)?;
+        let stored = match (checkpoint.metadata(key), setting_before_it_existed(key)) {
+            (Some(stored), _) | (None, Some(stored)) => stored,
+            (None, None) => checkpoint.expect_metadata(key)?,
+        };
         if stored != value {
-            return Err(usage(format!(
-                "{}: the checkpoint was trained with {key} = {stored}, this run asks for {value}",
-                path.display()
-            )));
+            let (stored, asked) = (stored.to_string(), value.clone());
+            return Err(Box::new(SettingMismatch { path: path.to_path_buf(), key, stored, asked }));
         }
     }
     checkpoint.restore_training(model, optimizer)?;
@@ -269,9 +325,12 @@ fn run(defaults: &Defaults) -> Result<f32, Box<dyn Error>> {
     if args.dropout > 0.0 {
         println!("dropout {} after each hidden activation in training", args.dropout);
     }
+    if args.layer_norm {
+        println!("layer norm (eps {LAYER_NORM_EPS:e}) in each hidden layer, between its linear map and its activation");
+    }
 
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(args.seed);
-    let mut model = Mlp::<f32>::new(&sizes, args.activation, &mut rng);
+    let mut model = build_model(&sizes, &args, &mut rng);
     let mut optimizer = args.optimizer.build(lr);
     std::fs::create_dir_all(&out).map_err(|e| usage(format!("cannot create --out {}: {e}", out.display())))?;
     let checkpoint_path = out.join(CHECKPOINT);

@@ -1,10 +1,11 @@
 //! Layers that own their parameters as plain tensors and put them on a tape for a step:
-//! [`Linear`] (`Z = X W + b`) and [`Mlp`], a stack of them with one hidden activation, which
-//! saves to and loads from a safetensors file ([`Mlp::save`], [`Mlp::load`]).
+//! [`Linear`] (`Z = X W + b`) and [`Mlp`], a stack of them with one hidden activation and
+//! optionally a layer norm before it, which saves to and loads from a safetensors file
+//! ([`Mlp::save`], [`Mlp::load`]).
 
 use crate::checkpoint::CheckpointError;
 use crate::init::Init;
-use crate::Dropout;
+use crate::{Dropout, LayerNorm, LayerNormVars};
 use rand::Rng;
 use smallvec::SmallVec;
 use std::path::Path;
@@ -223,7 +224,13 @@ impl<T: Real> Linear<T> {
 }
 
 /// A multi-layer perceptron: linear layers with one hidden activation between them and
-/// none after the last (its output is logits, or a regression's prediction).
+/// none after the last (its output is logits, or a regression's prediction), and optionally
+/// a [`LayerNorm`] in each hidden layer.
+///
+/// A hidden layer computes `a = act(Z)` with `Z = X W + b`, or, with layer norm,
+/// `a = act(LayerNorm(X W + b))`: Linear -> LayerNorm -> activation, the order of the
+/// original Transformer's post-norm blocks and of PyTorch's
+/// `nn.Sequential(Linear, LayerNorm, act, ...)`. The output layer is never normalised.
 ///
 /// # Examples
 ///
@@ -242,6 +249,10 @@ impl<T: Real> Linear<T> {
 pub struct Mlp<T> {
     pub layers: Vec<Linear<T>>,
     pub hidden: Activation,
+    /// The layer norms of the hidden layers: empty for none, or one per hidden layer
+    /// (`layers.len() - 1`), `norms[l]` as wide as `layers[l]`'s outputs and applied to
+    /// them before the activation. [`Mlp::with_layer_norm`] makes them.
+    pub norms: Vec<LayerNorm<T>>,
 }
 
 /// An [`Mlp`]'s parameters on a tape, for one step.
@@ -249,9 +260,22 @@ pub struct Mlp<T> {
 pub struct MlpVars<'t, T> {
     pub layers: SmallVec<[LinearVars<'t, T>; 6]>,
     pub hidden: Activation,
+    /// The hidden layers' layer norms: empty, or one per hidden layer.
+    pub norms: SmallVec<[LayerNormVars<'t, T>; 6]>,
 }
 
 impl<'t, T: Real> MlpVars<'t, T> {
+    /// Hidden layer `l` after its linear map `z`: its layer norm if there is one, then the
+    /// activation.
+    #[track_caller]
+    fn hidden_layer(&self, l: usize, z: Var<'t, T>) -> Var<'t, T> {
+        let z = match self.norms.get(l) {
+            Some(norm) => norm.forward(z),
+            None => z,
+        };
+        self.hidden.apply(z)
+    }
+
     /// The output of the last layer (no activation after it).
     #[track_caller]
     pub fn forward(&self, x: Var<'t, T>) -> Var<'t, T> {
@@ -259,7 +283,7 @@ impl<'t, T: Real> MlpVars<'t, T> {
         self.layers.iter().enumerate().fold(x, |a, (l, layer)| {
             let z = layer.forward(a);
             if l < last {
-                self.hidden.apply(z)
+                self.hidden_layer(l, z)
             } else {
                 z
             }
@@ -294,7 +318,7 @@ impl<'t, T: Real> MlpVars<'t, T> {
         self.layers.iter().enumerate().fold(x, |a, (l, layer)| {
             let z = layer.forward(a);
             if l < last {
-                dropout.forward(self.hidden.apply(z))
+                dropout.forward(self.hidden_layer(l, z))
             } else {
                 z
             }
@@ -303,13 +327,35 @@ impl<'t, T: Real> MlpVars<'t, T> {
 
     /// The parameters' handles in the order of [`Mlp::parameters`].
     pub fn parameters(&self) -> impl Iterator<Item = Var<'t, T>> + '_ {
-        self.layers.iter().flat_map(|l| [l.weight, l.bias])
+        self.layers.iter().enumerate().flat_map(|(l, layer)| {
+            let norm = self.norms.get(l);
+            [Some(layer.weight), Some(layer.bias), norm.map(|n| n.gamma), norm.map(|n| n.beta)].into_iter().flatten()
+        })
     }
+}
+
+/// The names and shapes of the parameters of an MLP with layer sizes `sizes`, with a layer
+/// norm in each hidden layer or none, in the order of [`Mlp::parameters`]. Computed from
+/// the sizes alone, so that a file can be checked before any tensor is allocated.
+pub(crate) fn parameter_layout(sizes: &[usize], layer_norm: bool) -> Vec<(String, Shape)> {
+    let hidden_layers = sizes.len().saturating_sub(2);
+    let mut layout = Vec::with_capacity(4 * sizes.len());
+    for (l, pair) in sizes.windows(2).enumerate() {
+        let (inputs, outputs) = (pair[0], pair[1]);
+        layout.push((format!("layer{l}.weight"), Shape::matrix(inputs, outputs)));
+        layout.push((format!("layer{l}.bias"), Shape::vector(outputs)));
+        if layer_norm && l < hidden_layers {
+            layout.push((format!("norm{l}.gamma"), Shape::vector(outputs)));
+            layout.push((format!("norm{l}.beta"), Shape::vector(outputs)));
+        }
+    }
+    layout
 }
 
 impl<T: Real> Mlp<T> {
     /// An MLP with the given layer sizes (`[inputs, hidden..., outputs]`), weights drawn by
-    /// the initialiser that suits `hidden` ([`Init::for_activation`]), zero biases.
+    /// the initialiser that suits `hidden` ([`Init::for_activation`]), zero biases, and no
+    /// layer norm ([`Mlp::with_layer_norm`] adds it).
     ///
     /// # Panics
     ///
@@ -328,7 +374,103 @@ impl<T: Real> Mlp<T> {
     pub fn with_init(sizes: &[usize], hidden: Activation, init: Init, rng: &mut impl Rng) -> Self {
         assert!(sizes.len() >= 2, "Mlp: needs at least an input and an output size, got {sizes:?}");
         let layers = sizes.windows(2).map(|pair| Linear::new(pair[0], pair[1], init, rng)).collect();
-        Mlp { layers, hidden }
+        Mlp { layers, hidden, norms: Vec::new() }
+    }
+
+    /// The same MLP with a fresh [`LayerNorm`] (gamma ones, beta zeros, `eps`) in each hidden
+    /// layer, between its linear map and its activation; any norms it had are replaced. An
+    /// MLP with no hidden layer gets none. PyTorch's `nn.LayerNorm` uses `eps` =
+    /// [`LAYER_NORM_EPS`](crate::LAYER_NORM_EPS), as the trainers' `--layer-norm` does.
+    ///
+    /// The norms take nothing from a random generator, so `Mlp::new(...)` draws the same
+    /// weights with layer norm as without.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rand::SeedableRng;
+    /// use wengert_nn::{Activation, Mlp, LAYER_NORM_EPS};
+    /// use wengert_tape::{Shape, Tape, Tensor};
+    /// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    /// let mlp = Mlp::<f64>::new(&[3, 4, 5, 2], Activation::Relu, &mut rng).with_layer_norm(LAYER_NORM_EPS);
+    /// assert_eq!(mlp.norms.len(), 2);
+    /// assert_eq!(mlp.norms[1].features(), 5);
+    /// // Two matrices and biases, and a gamma and a beta for each hidden layer.
+    /// assert_eq!(mlp.parameter_count(), (3 * 4 + 4) + (4 * 5 + 5) + (5 * 2 + 2) + 2 * (4 + 5));
+    /// assert_eq!(mlp.parameter_names()[2..4], ["norm0.gamma", "norm0.beta"]);
+    ///
+    /// // Normalised and shifted by beta = 1 before the relu: every hidden unit of a row is
+    /// // positive or zero, and the row's pre-activations average to beta.
+    /// let mut shifted = mlp.clone();
+    /// shifted.norms[0].beta = Tensor::from_slice(&[1.0; 4]);
+    /// let tape = Tape::new();
+    /// let vars = shifted.on_tape(&tape);
+    /// let x = tape.constant(&Tensor::from_rows(&[[1.0, -2.0, 3.0]]));
+    /// let pre = vars.norms[0].forward(vars.layers[0].forward(x));
+    /// assert!((pre.values().iter().sum::<f64>() / 4.0 - 1.0).abs() < 1e-12);
+    /// assert_eq!(vars.forward(x).shape(), Shape::matrix(1, 2));
+    /// ```
+    pub fn with_layer_norm(mut self, eps: T) -> Self {
+        let hidden_layers = self.layers.len().saturating_sub(1);
+        self.norms = self.layers[..hidden_layers].iter().map(|layer| LayerNorm::new(layer.dims().1, eps)).collect();
+        self
+    }
+
+    /// Whether the hidden layers are layer-normalised.
+    ///
+    /// ```
+    /// use rand::SeedableRng;
+    /// use wengert_nn::{Activation, Mlp};
+    /// let mlp = Mlp::<f32>::new(&[2, 3, 1], Activation::Tanh, &mut rand_chacha::ChaCha8Rng::seed_from_u64(0));
+    /// assert!(!mlp.has_layer_norm());
+    /// assert!(mlp.with_layer_norm(1e-5).has_layer_norm());
+    /// ```
+    pub fn has_layer_norm(&self) -> bool {
+        !self.norms.is_empty()
+    }
+
+    /// The `eps` of the layer norms (`None` without layer norm).
+    ///
+    /// # Panics
+    ///
+    /// If the norms do not all have the same `eps` (files record one; only an `Mlp` whose
+    /// norms were set by hand can differ).
+    ///
+    /// ```
+    /// use rand::SeedableRng;
+    /// use wengert_nn::{Activation, Mlp};
+    /// let mlp = Mlp::<f64>::new(&[2, 3, 3, 1], Activation::Tanh, &mut rand_chacha::ChaCha8Rng::seed_from_u64(0));
+    /// assert_eq!(mlp.layer_norm_eps(), None);
+    /// assert_eq!(mlp.with_layer_norm(1e-3).layer_norm_eps(), Some(1e-3));
+    /// ```
+    #[track_caller]
+    pub fn layer_norm_eps(&self) -> Option<T> {
+        let eps = self.norms.first()?.eps;
+        if let Some((l, other)) = self.norms.iter().enumerate().find(|(_, norm)| norm.eps != eps) {
+            panic!("Mlp: layer norm {l} has eps {}, layer norm 0 has {eps}; one eps serves them all", other.eps);
+        }
+        Some(eps)
+    }
+
+    /// Checks that the norms are none or one per hidden layer, each as wide as its layer.
+    #[track_caller]
+    pub(crate) fn check_norms(&self, caller: &str) {
+        if self.norms.is_empty() {
+            return;
+        }
+        let hidden_layers = self.layers.len().saturating_sub(1);
+        assert!(
+            self.norms.len() == hidden_layers,
+            "{caller}: {} layer norms for {hidden_layers} hidden layers (expected none or one per hidden layer)",
+            self.norms.len()
+        );
+        for (l, (layer, norm)) in self.layers.iter().zip(&self.norms).enumerate() {
+            let (outputs, gamma, beta) = (layer.dims().1, norm.gamma.shape(), norm.beta.shape());
+            assert!(
+                gamma == Shape::vector(outputs) && beta == Shape::vector(outputs),
+                "{caller}: layer norm {l}: gamma {gamma} and beta {beta} do not fit layer {l}'s {outputs} outputs"
+            );
+        }
     }
 
     /// Layer sizes, `[inputs, hidden..., outputs]`.
@@ -339,30 +481,66 @@ impl<T: Real> Mlp<T> {
     }
 
     /// Puts every parameter on `tape` as a trainable leaf.
+    ///
+    /// # Panics
+    ///
+    /// If `norms` is neither empty nor one [`LayerNorm`] per hidden layer as wide as it.
+    #[track_caller]
     pub fn on_tape<'t>(&self, tape: &'t Tape<T>) -> MlpVars<'t, T> {
-        MlpVars { layers: self.layers.iter().map(|l| l.on_tape(tape)).collect(), hidden: self.hidden }
+        self.check_norms("Mlp::on_tape");
+        MlpVars {
+            layers: self.layers.iter().map(|l| l.on_tape(tape)).collect(),
+            hidden: self.hidden,
+            norms: self.norms.iter().map(|n| n.vars(tape)).collect(),
+        }
     }
 
-    /// The parameters in a fixed order: layer 0 weight, layer 0 bias, layer 1 weight, ...
+    /// The parameters in a fixed order, layer by layer: layer 0 weight, layer 0 bias, then
+    /// with layer norm layer 0's gamma and beta, then layer 1 weight, ... (the order of
+    /// [`Mlp::parameter_names`], and of the optimisers' state indices).
     pub fn parameters(&self) -> impl Iterator<Item = &Tensor<T>> {
-        self.layers.iter().flat_map(|l| [&l.weight, &l.bias])
+        self.layers.iter().enumerate().flat_map(|(l, layer)| {
+            let norm = self.norms.get(l);
+            [Some(&layer.weight), Some(&layer.bias), norm.map(|n| &n.gamma), norm.map(|n| &n.beta)]
+                .into_iter()
+                .flatten()
+        })
     }
 
     /// The parameters, mutably, in the order of [`Mlp::parameters`].
     pub fn parameters_mut(&mut self) -> impl Iterator<Item = &mut Tensor<T>> {
-        self.layers.iter_mut().flat_map(|l| [&mut l.weight, &mut l.bias])
+        let norms = self.norms.iter_mut().map(Some).chain(std::iter::repeat_with(|| None));
+        self.layers.iter_mut().zip(norms).flat_map(|(layer, norm)| {
+            let (gamma, beta) = match norm {
+                Some(norm) => (Some(&mut norm.gamma), Some(&mut norm.beta)),
+                None => (None, None),
+            };
+            [Some(&mut layer.weight), Some(&mut layer.bias), gamma, beta].into_iter().flatten()
+        })
     }
 
-    /// The parameters' names in the order of [`Mlp::parameters`]: `layer0.weight`, `layer0.bias`, ...
+    /// The parameters' names in the order of [`Mlp::parameters`]: `layer0.weight`,
+    /// `layer0.bias`, with layer norm `norm0.gamma` and `norm0.beta`, then `layer1.weight`, ...
     ///
     /// ```
     /// use rand::SeedableRng;
     /// use wengert_nn::{Activation, Mlp};
     /// let mlp = Mlp::<f64>::new(&[2, 3, 1], Activation::Sigmoid, &mut rand_chacha::ChaCha8Rng::seed_from_u64(0));
     /// assert_eq!(mlp.parameter_names(), ["layer0.weight", "layer0.bias", "layer1.weight", "layer1.bias"]);
+    /// assert_eq!(
+    ///     mlp.with_layer_norm(1e-5).parameter_names(),
+    ///     ["layer0.weight", "layer0.bias", "norm0.gamma", "norm0.beta", "layer1.weight", "layer1.bias"]
+    /// );
     /// ```
     pub fn parameter_names(&self) -> Vec<String> {
-        (0..self.layers.len()).flat_map(|l| [format!("layer{l}.weight"), format!("layer{l}.bias")]).collect()
+        let mut names = Vec::with_capacity(2 * (self.layers.len() + self.norms.len()));
+        for l in 0..self.layers.len() {
+            names.extend([format!("layer{l}.weight"), format!("layer{l}.bias")]);
+            if l < self.norms.len() {
+                names.extend([format!("norm{l}.gamma"), format!("norm{l}.beta")]);
+            }
+        }
+        names
     }
 
     /// The number of trainable numbers.
@@ -378,12 +556,20 @@ impl<T: Real> Mlp<T> {
     /// `Z = X W + b`, so the transpose of PyTorch's `nn.Linear.weight`, which is
     /// `[out, in]`) and `layer<l>.bias` with shape `[out]`, of dtype `F32` or `F64` as `T`;
     /// metadata `format` = `wengert-mlp-v1`, `sizes` (such as `784-256-10`) and
-    /// `activation` (the hidden one, such as `relu`). [`Mlp::load`] reads it back.
+    /// `activation` (the hidden one, such as `relu`). With layer norm, also `norm<l>.gamma`
+    /// and `norm<l>.beta` (`[out]`) for each hidden layer `l`, and metadata `layer_norm` =
+    /// `true` and `layer_norm_eps` (such as `0.00001`); a file without `layer_norm` (as
+    /// every file before layer norm) is a model without. [`Mlp::load`] reads it back.
     ///
     /// # Errors
     ///
     /// [`CheckpointError::Io`] naming `path` if it cannot be written (a missing directory,
     /// a full disk).
+    ///
+    /// # Panics
+    ///
+    /// If `norms` is neither empty nor one [`LayerNorm`] per hidden layer as wide as it, or
+    /// the norms' `eps` differ.
     ///
     /// # Examples
     ///
@@ -398,16 +584,21 @@ impl<T: Real> Mlp<T> {
     /// let loaded = Mlp::<f32>::load(&path)?;
     /// assert_eq!(loaded, mlp);
     /// assert_eq!(loaded.layers[0].weight.shape().to_string(), "[4 x 8]"); // [in x out]
+    ///
+    /// let normed = mlp.with_layer_norm(1e-5);
+    /// normed.save(&path)?;
+    /// assert_eq!(Mlp::<f32>::load(&path)?, normed);
     /// # Ok(())
     /// # }
     /// ```
+    #[track_caller]
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), CheckpointError> {
         crate::checkpoint::model::save_mlp(self, path.as_ref())
     }
 
-    /// Reads a model written by [`Mlp::save`] (the layout is described there): sizes and
-    /// activation from the metadata, and every tensor checked against them before the model
-    /// is built.
+    /// Reads a model written by [`Mlp::save`] (the layout is described there): sizes,
+    /// activation and layer norm from the metadata, and every tensor checked against them
+    /// before the model is built.
     ///
     /// # Errors
     ///
@@ -415,9 +606,12 @@ impl<T: Real> Mlp<T> {
     /// `DtypeMismatch` (such as an `f64` file read as `Mlp<f32>`) as for
     /// [`Checkpoint::load`](crate::checkpoint::Checkpoint::load); `MissingMetadata` or
     /// `BadMetadata` for a `format` that is not `wengert-mlp-v1` (a training checkpoint,
-    /// say), unreadable `sizes` or an unknown `activation`; `MissingTensor` or
-    /// `ShapeMismatch` for a layer's weight or bias absent or not of the shape the sizes
-    /// give; `UnexpectedTensor` for any other tensor.
+    /// say), unreadable `sizes`, an unknown `activation`, a `layer_norm` other than `true`
+    /// or `false`, or a `layer_norm_eps` missing (with `layer_norm` = `true`) or not a finite
+    /// number from 0; `MissingTensor` or `ShapeMismatch` for a layer's weight or bias, or a
+    /// layer norm's gamma or beta, absent or not of the shape the sizes give;
+    /// `UnexpectedTensor` for any other tensor (`norm0.gamma` in a file without
+    /// `layer_norm` = `true`, say).
     ///
     /// # Examples
     ///

@@ -17,4 +17,4 @@ pub mod train;
 pub use dropout::{Dropout, DropoutError};
 pub use embedding::Embedding;
 pub use layers::{Activation, Linear, LinearVars, Mlp, MlpVars, LEAKY_RELU_SLOPE};
-pub use norm::{LayerNorm, LayerNormVars};
+pub use norm::{LayerNorm, LayerNormVars, LAYER_NORM_EPS};

@@ -6,6 +6,15 @@
 
 use wengert_tape::{Real, Shape, Tape, Tensor, Var};
 
+/// The `eps` of PyTorch's `nn.LayerNorm` by default, and of the trainers' `--layer-norm`.
+///
+/// ```
+/// use wengert_nn::{LayerNorm, LAYER_NORM_EPS};
+/// let norm = LayerNorm::<f32>::new(3, LAYER_NORM_EPS as f32);
+/// assert_eq!(norm.eps, 1e-5);
+/// ```
+pub const LAYER_NORM_EPS: f64 = 1e-5;
+
 /// A layer norm over the last axis of `[N x D]` rows, with its parameters gamma (ones at
 /// first) and beta (zeros at first), each `[D]`.
 ///
@@ -59,6 +68,15 @@ impl<T: Real> LayerNorm<T> {
             beta: Tensor::zeros(Shape::vector(features)),
             eps,
         }
+    }
+
+    /// The number of features D it normalises over.
+    ///
+    /// ```
+    /// assert_eq!(wengert_nn::LayerNorm::<f64>::new(7, 1e-5).features(), 7);
+    /// ```
+    pub fn features(&self) -> usize {
+        self.gamma.len()
     }
 
     /// Puts gamma and beta on `tape` as trainable leaves.

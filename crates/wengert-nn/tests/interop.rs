@@ -9,6 +9,10 @@
 //!   computed (`wengert_*.torch-io.safetensors`) are wengert's own to 1e-6. A square
 //!   model is among them, where a weight left in wengert's `[in, out]` layout would
 //!   have loaded without complaint and only the outputs could tell.
+//! - Both ways with layer norm, `nn.Sequential(Linear, LayerNorm, act, ..., Linear)`: a
+//!   plain PyTorch state dict (layout read from its indices, PyTorch's default eps) and one
+//!   with metadata (another eps), and a wengert export PyTorch read back; a small model
+//!   computed by hand pins the layout (gamma is `1.weight`, beta `1.bias`).
 //! - Bad files (missing, misnamed, misshapen, non-chaining, transposed, truncated, wrong
 //!   dtype or metadata) are typed errors naming the file and the tensor, never panics.
 
@@ -20,7 +24,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use wengert_nn::checkpoint::Checkpoint;
 use wengert_nn::interop::torch::{load_mlp, mlp_from_bytes, mlp_to_bytes, save_mlp, TorchError};
-use wengert_nn::{Activation, Linear, Mlp};
+use wengert_nn::{Activation, LayerNorm, Linear, Mlp};
 use wengert_tape::{Real, Shape, Tape, Tensor};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -81,6 +85,32 @@ fn torch_models_import_and_reproduce_torch_outputs() -> TestResult {
     import_reproduces_torch::<f64, f64>("torch_tanh_3_3_3_3", None, TOLERANCE)?;
     import_reproduces_torch::<f32, f32>("torch_sigmoid_2_4_1", None, TOLERANCE)?;
     import_reproduces_torch::<f64, f64>("torch_tanh_3_3_3_3", Some(Activation::Tanh), TOLERANCE)?;
+    // LayerNorms: a plain state dict (layout from the indices, eps 1e-5), and one whose
+    // metadata names the layout and eps 1e-3.
+    import_reproduces_torch::<f32, f32>("torch_relu_ln_4_5_3", Some(Activation::Relu), TOLERANCE)?;
+    import_reproduces_torch::<f64, f64>("torch_tanh_ln_3_6_4_2", None, TOLERANCE)?;
+    Ok(())
+}
+
+#[test]
+fn torch_layer_norms_import_as_wengerts_with_their_eps() -> TestResult {
+    let mlp = load_mlp::<f32>(fixture("torch_relu_ln_4_5_3.safetensors"), Some(Activation::Relu))?;
+    assert_eq!((mlp.sizes(), mlp.norms.len(), mlp.layer_norm_eps()), (vec![4, 5, 3], 1, Some(1e-5)));
+    let file = Checkpoint::<f32>::load(fixture("torch_relu_ln_4_5_3.safetensors"))?;
+    assert_eq!(Some(&mlp.norms[0].gamma), file.get("1.weight"));
+    assert_eq!(Some(&mlp.norms[0].beta), file.get("1.bias"));
+    assert_eq!(mlp.layers[1].dims(), (5, 3), "3.weight is the second Linear layer");
+
+    let mlp = load_mlp::<f64>(fixture("torch_tanh_ln_3_6_4_2.safetensors"), None)?;
+    assert_eq!((mlp.sizes(), mlp.norms.len(), mlp.layer_norm_eps()), (vec![3, 6, 4, 2], 2, Some(1e-3)));
+    // The fixture's gammas and betas were moved off ones and zeros, so the outputs test them.
+    assert!(mlp.norms.iter().all(|n| n.gamma.data().iter().all(|&g| g != 1.0)));
+    let (x, y) = inputs_and_outputs::<f64>("torch_tanh_ln_3_6_4_2.io.safetensors")?;
+    let mut swapped = mlp.clone();
+    for norm in &mut swapped.norms {
+        std::mem::swap(&mut norm.gamma, &mut norm.beta);
+    }
+    assert!(max_difference(&forward(&swapped, &x), &as_f64(&y)) > 1e-3, "gamma and beta swapped still fit");
     Ok(())
 }
 
@@ -93,6 +123,8 @@ fn torch_models_import_into_the_other_precision() -> TestResult {
     // forward pass runs in f32: a few times 1e-7 on outputs of order one.
     import_reproduces_torch::<f64, f32>("torch_tanh_3_3_3_3", None, 1e-5)?;
     import_reproduces_torch::<f64, f32>("torch_softplus_3_6_2", Some(Activation::Softplus), 1e-5)?;
+    import_reproduces_torch::<f32, f64>("torch_relu_ln_4_5_3", Some(Activation::Relu), TOLERANCE)?;
+    import_reproduces_torch::<f64, f32>("torch_tanh_ln_3_6_4_2", None, 1e-5)?;
     Ok(())
 }
 
@@ -141,7 +173,11 @@ fn reexported_torch_models_hold_torchs_tensors_bit_for_bit() -> TestResult {
     assert_eq!(ours.metadata_entries().collect::<Vec<_>>(), [("activation", "relu"), ("format", "pt")]);
 
     save_mlp(&load_mlp::<f64>(fixture("torch_tanh_3_3_3_3.safetensors"), None)?, &path)?;
-    assert_same_file::<f64>(&fixture("torch_tanh_3_3_3_3.safetensors"), &path)
+    assert_same_file::<f64>(&fixture("torch_tanh_3_3_3_3.safetensors"), &path)?;
+
+    // With LayerNorms, and the metadata PyTorch's file was saved with.
+    save_mlp(&load_mlp::<f64>(fixture("torch_tanh_ln_3_6_4_2.safetensors"), None)?, &path)?;
+    assert_same_file::<f64>(&fixture("torch_tanh_ln_3_6_4_2.safetensors"), &path)
 }
 
 /// A model whose numbers come from a formula, not a random generator, so the export
@@ -161,13 +197,38 @@ fn formula_mlp<T: Real>(sizes: &[usize], hidden: Activation) -> Mlp<T> {
             Linear::from_tensors(weight, bias)
         })
         .collect();
-    Mlp { layers, hidden }
+    Mlp { layers, hidden, norms: Vec::new() }
+}
+
+/// [`formula_mlp`] with a LayerNorm of `eps` in each hidden layer, gamma in [1/2, 3/2)
+/// and beta in [-1/4, 1/4), also from a formula.
+fn formula_mlp_with_layer_norm<T: Real>(sizes: &[usize], hidden: Activation, eps: f64) -> Mlp<T> {
+    let mut mlp = formula_mlp::<T>(sizes, hidden);
+    mlp.norms = sizes[1..sizes.len() - 1]
+        .iter()
+        .enumerate()
+        .map(|(l, &width)| LayerNorm {
+            gamma: Tensor::from_fn(Shape::vector(width), |j| T::lit(((5 * j + l) % 8) as f64 / 8.0 + 0.5)),
+            beta: Tensor::from_fn(Shape::vector(width), |j| T::lit(((3 * j + 2 * l) % 9) as f64 / 16.0 - 0.25)),
+            eps: T::lit(eps),
+        })
+        .collect();
+    mlp
+}
+
+/// The models behind the committed `wengert_*` exports.
+fn export_cases() -> (Mlp<f32>, Mlp<f64>, Mlp<f64>) {
+    (
+        formula_mlp(&[4, 5, 3], Activation::Relu),
+        formula_mlp(&[3, 3, 3], Activation::Tanh),
+        formula_mlp_with_layer_norm(&[4, 6, 5, 3], Activation::Tanh, 1e-5),
+    )
 }
 
 /// Exports the formula model `stem` and checks it against the committed export, which
 /// PyTorch read; with `WENGERT_WRITE_TORCH_FIXTURES` set, rewrites that fixture first.
-fn export_matches_fixture<T: Real>(stem: &str, sizes: &[usize], hidden: Activation) -> TestResult {
-    let mlp = formula_mlp::<T>(sizes, hidden);
+fn export_matches_fixture<T: Real>(stem: &str, mlp: &Mlp<T>) -> TestResult {
+    let mlp = mlp.clone();
     let committed = fixture(&format!("{stem}.safetensors"));
     if std::env::var_os(WRITE_FIXTURES).is_some() {
         save_mlp(&mlp, &committed)?;
@@ -182,16 +243,18 @@ fn export_matches_fixture<T: Real>(stem: &str, sizes: &[usize], hidden: Activati
 
 #[test]
 fn exports_match_the_committed_fixtures() -> TestResult {
-    export_matches_fixture::<f32>("wengert_relu_4_5_3_f32", &[4, 5, 3], Activation::Relu)?;
-    export_matches_fixture::<f64>("wengert_tanh_3_3_3_f64", &[3, 3, 3], Activation::Tanh)
+    let (relu, tanh, tanh_ln) = export_cases();
+    export_matches_fixture("wengert_relu_4_5_3_f32", &relu)?;
+    export_matches_fixture("wengert_tanh_3_3_3_f64", &tanh)?;
+    export_matches_fixture("wengert_tanh_ln_4_6_5_3_f64", &tanh_ln)
 }
 
 /// Checks PyTorch's outputs from the committed export `stem` against wengert's forward.
-fn torch_reproduces_export<T: Real>(stem: &str, sizes: &[usize], hidden: Activation) -> TestResult {
-    let mlp = formula_mlp::<T>(sizes, hidden);
+fn torch_reproduces_export<T: Real>(stem: &str, mlp: &Mlp<T>) -> TestResult {
     let (x, y) = inputs_and_outputs::<T>(&format!("{stem}.torch-io.safetensors"))?;
-    assert_eq!(y.shape(), Shape::matrix(x.shape().rows(), sizes[sizes.len() - 1]), "{stem}: output shape");
-    let ours = forward(&mlp, &x);
+    let outputs = mlp.sizes()[mlp.layers.len()];
+    assert_eq!(y.shape(), Shape::matrix(x.shape().rows(), outputs), "{stem}: output shape");
+    let ours = forward(mlp, &x);
     let difference = max_difference(&ours, &as_f64(&y));
     assert!(difference <= TOLERANCE, "{stem}: PyTorch and wengert differ by {difference:e}");
     Ok(())
@@ -199,8 +262,11 @@ fn torch_reproduces_export<T: Real>(stem: &str, sizes: &[usize], hidden: Activat
 
 #[test]
 fn torch_reproduces_wengerts_outputs_from_its_exports() -> TestResult {
-    torch_reproduces_export::<f32>("wengert_relu_4_5_3_f32", &[4, 5, 3], Activation::Relu)?;
-    torch_reproduces_export::<f64>("wengert_tanh_3_3_3_f64", &[3, 3, 3], Activation::Tanh)
+    let (relu, tanh, tanh_ln) = export_cases();
+    torch_reproduces_export("wengert_relu_4_5_3_f32", &relu)?;
+    torch_reproduces_export("wengert_tanh_3_3_3_f64", &tanh)?;
+    // PyTorch built nn.Sequential(Linear, LayerNorm, Tanh, ...) from the export's metadata.
+    torch_reproduces_export("wengert_tanh_ln_4_6_5_3_f64", &tanh_ln)
 }
 
 #[test]
@@ -211,7 +277,41 @@ fn export_then_import_round_trips_bit_for_bit() -> TestResult {
         assert_eq!(mlp_from_bytes::<f32>(&mlp_to_bytes(&mlp)?, "mem", None)?, mlp);
         let mlp = Mlp::<f64>::new(&[1, 3], hidden, &mut rng);
         assert_eq!(mlp_from_bytes::<f64>(&mlp_to_bytes(&mlp)?, "mem", None)?, mlp);
+        let mlp = formula_mlp_with_layer_norm::<f32>(&[5, 7, 6, 2], hidden, 1e-5);
+        assert_eq!(mlp_from_bytes::<f32>(&mlp_to_bytes(&mlp)?, "mem", None)?, mlp);
+        let mlp = Mlp::<f64>::new(&[3, 4, 4, 4, 2], hidden, &mut rng).with_layer_norm(0.25);
+        assert_eq!(mlp_from_bytes::<f64>(&mlp_to_bytes(&mlp)?, "mem", None)?, mlp);
     }
+    Ok(())
+}
+
+#[test]
+fn a_layer_normed_model_computed_by_hand_pins_the_layout() -> TestResult {
+    // nn.Sequential(Linear(2, 2), LayerNorm(2, eps=0), ReLU(), Linear(2, 1)), by hand:
+    // x = [1, 2], W0 = [[1, 0], [0, 3]] (out, in): z = [1, 6]; mean 3.5, variance 6.25, so
+    // the normalised row is [-1, 1]; gamma [2, 0.5], beta [0.5, 0.25]: [-1.5, 0.75]; relu:
+    // [0, 0.75]; W1 = [[4, 8]], b1 = 1: 4 x 0 + 8 x 0.75 + 1 = 7.
+    let mut file = Checkpoint::new();
+    file.insert("0.weight", Tensor::from_rows(&[[1.0_f64, 0.0], [0.0, 3.0]]));
+    file.insert("0.bias", Tensor::from_slice(&[0.0, 0.0]));
+    file.insert("1.weight", Tensor::from_slice(&[2.0, 0.5]));
+    file.insert("1.bias", Tensor::from_slice(&[0.5, 0.25]));
+    file.insert("3.weight", Tensor::from_rows(&[[4.0, 8.0]]));
+    file.insert("3.bias", Tensor::from_slice(&[1.0]));
+    file.set_metadata("layer_norm", "true");
+    file.set_metadata("layer_norm_eps", "0");
+    let bytes = file.to_bytes()?;
+    let mlp = mlp_from_bytes::<f64>(&bytes, "by-hand.safetensors", Some(Activation::Relu))?;
+    assert_eq!(forward(&mlp, &Tensor::from_rows(&[[1.0, 2.0]])), [7.0]);
+    assert_eq!(mlp.norms[0].gamma.data(), &[2.0, 0.5]);
+    assert_eq!(mlp.norms[0].eps, 0.0);
+    // The export writes back the same tensors under the same names.
+    let again = Checkpoint::<f64>::from_bytes(&mlp_to_bytes(&mlp)?, "again")?;
+    assert_eq!(again.names().collect::<Vec<_>>(), file.names().collect::<Vec<_>>());
+    for (name, tensor) in file.iter() {
+        assert_eq!(again.get(name), Some(tensor), "{name}");
+    }
+    assert_eq!(again.metadata("layer_norm_eps"), Some("0"));
     Ok(())
 }
 
@@ -454,5 +554,93 @@ fn the_activation_must_be_known_and_agree() -> TestResult {
     let error = mlp_from_bytes::<f32>(&raw_file(&good_tensors(), &[]), "bare.safetensors", None).unwrap_err();
     assert!(matches!(error, TorchError::MissingActivation { .. }), "{error}");
     assert!(error.to_string().contains("bare.safetensors"), "{error}");
+    Ok(())
+}
+
+// ---- Bad files with layer norm -----------------------------------------------------------
+
+/// The f32 tensors of `Sequential(Linear(4, 5), LayerNorm(5), act, Linear(5, 3))`.
+fn good_layer_norm_tensors() -> Vec<(&'static str, Dtype, &'static [usize])> {
+    vec![
+        ("0.weight", Dtype::F32, &[5, 4]),
+        ("0.bias", Dtype::F32, &[5]),
+        ("1.weight", Dtype::F32, &[5]),
+        ("1.bias", Dtype::F32, &[5]),
+        ("3.weight", Dtype::F32, &[3, 5]),
+        ("3.bias", Dtype::F32, &[3]),
+    ]
+}
+
+#[test]
+fn a_plain_state_dict_with_layer_norms_loads_with_pytorchs_eps() -> TestResult {
+    let mlp =
+        mlp_from_bytes::<f32>(&raw_file(&good_layer_norm_tensors(), &[]), "ln.safetensors", Some(Activation::Relu))?;
+    assert_eq!((mlp.sizes(), mlp.norms.len(), mlp.layer_norm_eps()), (vec![4, 5, 3], 1, Some(1e-5)));
+    assert_eq!(mlp.norms[0].gamma.data(), &[0.25; 5]);
+    Ok(())
+}
+
+#[test]
+fn missing_or_misshapen_layer_norm_tensors_are_named() {
+    let mut tensors = good_layer_norm_tensors();
+    tensors.retain(|t| t.0 != "1.bias");
+    let error = load_error(&raw_file(&tensors, &[]), "`1.bias` (the LayerNorm after Linear layer 0");
+    assert!(matches!(error, TorchError::MissingNorm { layer: 0, .. }), "{error}");
+
+    let mut tensors = good_layer_norm_tensors();
+    tensors.retain(|t| t.0 != "3.weight");
+    let error = load_error(
+        &raw_file(&tensors, &[]),
+        "`3.weight` (layer 1 of the nn.Sequential's Linear layers at 0, 3, 6, ...)",
+    );
+    assert!(matches!(error, TorchError::MissingKey { layer: 1, layer_norm: true, .. }), "{error}");
+
+    // A LayerNorm after the last Linear layer needs a Linear layer after it.
+    let mut tensors = good_layer_norm_tensors();
+    tensors.extend([("4.weight", Dtype::F32, &[3][..]), ("4.bias", Dtype::F32, &[3][..])]);
+    let error = load_error(&raw_file(&tensors, &[]), "`6.weight`");
+    assert!(matches!(error, TorchError::MissingKey { layer: 2, .. }), "{error}");
+
+    for (key, dims) in [("1.weight", &[4][..]), ("1.bias", &[1, 5][..])] {
+        let tensors: Vec<_> = good_layer_norm_tensors()
+            .into_iter()
+            .map(|t| if t.0 == key { (key, Dtype::F32, dims) } else { t })
+            .collect();
+        let message = format!("`{key}` has dimensions {dims:?}, expected [5], as many as `0.weight` has rows");
+        let error = load_error(&raw_file(&tensors, &[]), &message);
+        assert!(matches!(error, TorchError::BadShape { .. }), "{error}");
+    }
+}
+
+#[test]
+fn layer_norm_metadata_decides_the_layout_and_must_be_readable() {
+    // Metadata saying there is no layer norm: the LayerNorm's index is an odd one.
+    let error = load_error(&raw_file(&good_layer_norm_tensors(), &[("layer_norm", "false")]), "odd index 1");
+    assert!(matches!(error, TorchError::UnexpectedKey { ref key, .. } if key == "1.bias"), "{error}");
+    // Metadata saying there is: the activations' indices hold no tensors.
+    let error = load_error(&raw_file(&good_tensors(), &[("layer_norm", "true")]), "the activations sit at 2, 5, 8");
+    assert!(matches!(error, TorchError::UnexpectedKey { ref key, .. } if key == "2.bias"), "{error}");
+
+    for (key, value, expected) in [
+        ("layer_norm", "yes", "true or false"),
+        ("layer_norm_eps", "-0.1", "a finite number from 0"),
+        ("layer_norm_eps", "inf", "a finite number from 0"),
+    ] {
+        let bytes = raw_file(&good_layer_norm_tensors(), &[("layer_norm", "true"), (key, value)]);
+        let error = load_error(&bytes, &format!("`{key}` is \"{value}\"; expected {expected}"));
+        assert!(matches!(error, TorchError::BadMetadata { key: ref field, .. } if field == key), "{error}");
+    }
+}
+
+#[test]
+fn a_wengert_checkpoint_with_layer_norm_is_refused_by_name() -> TestResult {
+    let mlp = formula_mlp_with_layer_norm::<f32>(&[3, 3, 2], Activation::Relu, 1e-5);
+    let mut checkpoint = Checkpoint::new();
+    for (name, tensor) in mlp.parameter_names().into_iter().zip(mlp.parameters()).filter(|(n, _)| n.starts_with("norm"))
+    {
+        checkpoint.insert(name, tensor.clone());
+    }
+    let error = load_error(&checkpoint.to_bytes()?, "wengert_nn::checkpoint");
+    assert!(matches!(error, TorchError::UnexpectedKey { ref key, .. } if key == "norm0.beta"), "{error}");
     Ok(())
 }

@@ -98,6 +98,7 @@ fn the_file_is_safetensors_with_weights_in_out_and_the_architecture_in_metadata(
             Linear::from_tensors(Tensor::from_rows(&[[1.5], [2.5], [3.5]]), Tensor::from_slice(&[-1.0])),
         ],
         hidden: Activation::Sigmoid,
+        norms: Vec::new(),
     };
     model.save(&path)?;
     let bytes = std::fs::read(&path)?;

@@ -271,6 +271,7 @@ fn mlp_forward_and_gradients_match_plain_loops() {
             Linear::from_tensors(Tensor::from_rows(&[[1.5], [-2.0]]), Tensor::from_slice(&[0.3])),
         ],
         hidden: Activation::Tanh,
+        norms: Vec::new(),
     };
     let x = [0.7, -1.1];
     let z: Vec<f64> = (0..2).map(|j| x[0] * [0.5, -0.3][j] + x[1] * [0.2, 0.8][j] + [0.1, -0.1][j]).collect();

@@ -6,7 +6,7 @@ use wengert_nn::checkpoint::Checkpoint;
 use wengert_nn::data::Dataset;
 use wengert_nn::optim::{Adam, Optimizer, Sgd};
 use wengert_nn::train::{evaluate, fit, TrainConfig};
-use wengert_nn::{Activation, Mlp};
+use wengert_nn::{Activation, Mlp, LAYER_NORM_EPS};
 use wengert_tape::{Shape, Tensor};
 
 /// Three Gaussian-ish blobs in 4 dimensions, labels 0..3, from a fixed formula.
@@ -48,11 +48,23 @@ fn fresh_model() -> Mlp<f32> {
     Mlp::new(&[4, 6, 3], Activation::Tanh, &mut rand_chacha::ChaCha8Rng::seed_from_u64(9))
 }
 
+fn fresh_model_with_layer_norm() -> Mlp<f32> {
+    fresh_model().with_layer_norm(LAYER_NORM_EPS as f32)
+}
+
 fn check_resume(make_optimizer: impl Fn() -> Box<dyn Optimizer<f32>>) {
     check_resume_with(make_optimizer, config)
 }
 
 fn check_resume_with(make_optimizer: impl Fn() -> Box<dyn Optimizer<f32>>, config: impl Fn(usize) -> TrainConfig) {
+    check_resume_of(fresh_model, make_optimizer, config)
+}
+
+fn check_resume_of(
+    fresh_model: fn() -> Mlp<f32>,
+    make_optimizer: impl Fn() -> Box<dyn Optimizer<f32>>,
+    config: impl Fn(usize) -> TrainConfig,
+) {
     let (train, test) = (blobs(45), blobs(12));
     let mut unbroken = fresh_model();
     let mut optimizer = make_optimizer();
@@ -106,6 +118,31 @@ fn two_epochs_plus_resumed_two_equal_four_epochs_with_adam() {
 #[test]
 fn two_epochs_plus_resumed_two_equal_four_epochs_with_momentum() {
     check_resume(|| Box::new(Sgd::with_momentum(0.05, 0.9)));
+}
+
+#[test]
+fn with_layer_norm_two_epochs_plus_resumed_two_equal_four_epochs_with_adam_and_momentum() {
+    // gamma, beta and the optimisers' state for them survive the checkpoint: were any of
+    // them lost, the resumed run would leave the unbroken one's bits.
+    check_resume_of(fresh_model_with_layer_norm, || Box::new(Adam::new(0.01)), config);
+    check_resume_of(fresh_model_with_layer_norm, || Box::new(Sgd::with_momentum(0.05, 0.9)), config);
+    // With dropout after the normalised activations too.
+    check_resume_of(
+        fresh_model_with_layer_norm,
+        || Box::new(Adam::new(0.01)),
+        |epochs| config_with_dropout(epochs, 0.3),
+    );
+}
+
+#[test]
+fn with_layer_norm_training_learns_the_blobs() {
+    let (train, test) = (blobs(90), blobs(30));
+    let mut model = fresh_model_with_layer_norm();
+    let (loss_before, _) = evaluate(&model, &test, 16);
+    let history = fit(&mut model, &mut Adam::new(0.05), &train, &test, &config(20), 1, |_, _, _| {});
+    let last = history.last().unwrap();
+    assert!(last.test_loss < loss_before / 4.0, "{} -> {}", loss_before, last.test_loss);
+    assert_eq!(last.test_accuracy, 1.0);
 }
 
 #[test]

@@ -1,17 +1,27 @@
 //! An [`Mlp`] alone in a safetensors file, wengert's layout: what `Mlp::save` writes and
 //! `Mlp::load` reads. Tensors `layer<l>.weight` (`[in x out]`, as `Linear` holds it) and
-//! `layer<l>.bias` (`[out]`); metadata `format`, `sizes` (`784-256-10`) and `activation`.
+//! `layer<l>.bias` (`[out]`), with layer norm `norm<l>.gamma` and `norm<l>.beta` (`[out]`)
+//! for each hidden layer; metadata `format`, `sizes` (`784-256-10`) and `activation`, and
+//! with layer norm `layer_norm` = `true` and `layer_norm_eps`.
 
 use super::{Checkpoint, CheckpointError};
-use crate::{Activation, Linear, Mlp};
+use crate::layers::parameter_layout;
+use crate::{Activation, LayerNorm, Linear, Mlp};
 use std::path::Path;
 use wengert_tape::{Real, Shape};
 
 /// The `format` metadata of a file written by `Mlp::save`.
 pub(crate) const MLP_FORMAT: &str = "wengert-mlp-v1";
 
+/// The metadata fields of layer norm: whether it is on (absent: off, as in every file
+/// written before it existed), and its eps.
+pub(crate) const LAYER_NORM_KEY: &str = "layer_norm";
+pub(crate) const LAYER_NORM_EPS_KEY: &str = "layer_norm_eps";
+
 /// Writes `mlp` to `path` atomically ([`Checkpoint::save`]).
+#[track_caller]
 pub(crate) fn save_mlp<T: Real>(mlp: &Mlp<T>, path: &Path) -> Result<(), CheckpointError> {
+    mlp.check_norms("Mlp::save");
     let mut checkpoint = Checkpoint::new();
     for (name, tensor) in mlp.parameter_names().into_iter().zip(mlp.parameters()) {
         checkpoint.insert(name, tensor.clone());
@@ -20,6 +30,10 @@ pub(crate) fn save_mlp<T: Real>(mlp: &Mlp<T>, path: &Path) -> Result<(), Checkpo
     let sizes: Vec<String> = mlp.sizes().iter().map(usize::to_string).collect();
     checkpoint.set_metadata("sizes", sizes.join("-"));
     checkpoint.set_metadata("activation", mlp.hidden.name());
+    if let Some(eps) = mlp.layer_norm_eps() {
+        checkpoint.set_metadata(LAYER_NORM_KEY, true);
+        checkpoint.set_metadata(LAYER_NORM_EPS_KEY, eps);
+    }
     checkpoint.save(path)
 }
 
@@ -33,24 +47,37 @@ pub(crate) fn load_mlp<T: Real>(path: &Path) -> Result<Mlp<T>, CheckpointError> 
     }
     let sizes = parse_sizes(&checkpoint)?;
     let hidden = checkpoint.metadata_parse::<Activation>("activation")?;
-    let mut expected = Vec::with_capacity(2 * (sizes.len() - 1));
-    for (l, pair) in sizes.windows(2).enumerate() {
-        expected.push((format!("layer{l}.weight"), Shape::matrix(pair[0], pair[1])));
-        expected.push((format!("layer{l}.bias"), Shape::vector(pair[1])));
-    }
-    for (name, shape) in &expected {
+    let eps = layer_norm_eps(&checkpoint)?;
+    // Names and shapes from the metadata alone: every tensor is checked before any is copied.
+    let layout = parameter_layout(&sizes, eps.is_some());
+    for (name, shape) in &layout {
         checkpoint.expect_tensor(name, *shape)?;
     }
-    checkpoint.refuse_unexpected(|name| expected.iter().any(|(expected, _)| expected == name))?;
-    let layers = expected
-        .chunks_exact(2)
-        .map(|pair| {
-            let weight = checkpoint.expect_tensor(&pair[0].0, pair[0].1)?.clone();
-            let bias = checkpoint.expect_tensor(&pair[1].0, pair[1].1)?.clone();
-            Ok(Linear::from_tensors(weight, bias))
-        })
-        .collect::<Result<_, CheckpointError>>()?;
-    Ok(Mlp { layers, hidden })
+    checkpoint.refuse_unexpected(|name| layout.iter().any(|(expected, _)| expected == name))?;
+    let mut tensors = layout.iter().map(|(name, shape)| checkpoint.expect_tensor(name, *shape).cloned());
+    let mut next = || tensors.next().expect("the layout names every tensor");
+    let (mut layers, mut norms) = (Vec::new(), Vec::new());
+    for l in 0..sizes.len() - 1 {
+        layers.push(Linear::from_tensors(next()?, next()?));
+        if let Some(eps) = eps.filter(|_| l + 2 < sizes.len()) {
+            norms.push(LayerNorm { gamma: next()?, beta: next()?, eps });
+        }
+    }
+    Ok(Mlp { layers, hidden, norms })
+}
+
+/// The eps of the layer norms if the metadata turns them on (`layer_norm` = `true`), read
+/// from `layer_norm_eps`, a finite number from 0; `None` if `layer_norm` is `false` or absent.
+fn layer_norm_eps<T: Real>(checkpoint: &Checkpoint<T>) -> Result<Option<T>, CheckpointError> {
+    if checkpoint.metadata(LAYER_NORM_KEY).is_none() || !checkpoint.metadata_parse::<bool>(LAYER_NORM_KEY)? {
+        return Ok(None);
+    }
+    let eps = checkpoint.metadata_parse::<f64>(LAYER_NORM_EPS_KEY)?;
+    if !(eps.is_finite() && eps >= 0.0) {
+        let reason = format!("{eps} is not a finite number from 0");
+        return Err(bad_metadata(checkpoint, LAYER_NORM_EPS_KEY, "layer norm eps", reason));
+    }
+    Ok(Some(T::lit(eps)))
 }
 
 /// The `sizes` field, `784-256-10`: at least two sizes, each from 1 to the most rows a

@@ -1,5 +1,5 @@
 //! A training run's state in one checkpoint: the model's parameters under their names
-//! (`layer0.weight`, ...) and the optimiser's state (`adam.m.0`, `adam.step`, ...), taken by
+//! (`layer0.weight`, ..., with layer norm `norm0.gamma`, ...) and the optimiser's state (`adam.m.0`, `adam.step`, ...), taken by
 //! [`Checkpoint::from_training`] and put back, checked end to end, by
 //! [`Checkpoint::restore_training`].
 
@@ -48,8 +48,9 @@ impl<T: Real> Checkpoint<T> {
     /// dtype and shape the model gives it, and nothing else may be. Metadata is not read:
     /// compare the fields you stored (epoch, settings) yourself.
     ///
-    /// The model's architecture is `model`'s: build it with the sizes and activation the
-    /// checkpoint was trained with. On an error neither `model` nor `optimizer` is changed.
+    /// The model's architecture is `model`'s: build it with the sizes, activation and layer
+    /// norm the checkpoint was trained with. On an error neither `model` nor `optimizer` is
+    /// changed.
     ///
     /// # Errors
     ///
@@ -57,7 +58,10 @@ impl<T: Real> Checkpoint<T> {
     /// `ShapeMismatch` (for example `adam.m.0` stored as `[100]` for a `[784 x 256]`
     /// weight), `DtypeMismatch` (a counter where a tensor belongs), `BadCounter`, and
     /// `UnexpectedTensor` for an entry neither the model nor the optimiser has (a
-    /// checkpoint of another optimiser or a deeper model).
+    /// checkpoint of another optimiser or a deeper model); a parameter the model lacks is
+    /// named before any optimiser state. A checkpoint of a model with layer norm restored
+    /// into one without is `UnexpectedTensor` naming `norm0.beta`; the other way round,
+    /// `MissingTensor` naming `norm0.gamma`.
     ///
     /// ```
     /// use rand::SeedableRng;
@@ -73,6 +77,11 @@ impl<T: Real> Checkpoint<T> {
     /// // Another optimiser does not expect Adam's moments.
     /// let error = checkpoint.restore_training(&mut model, &mut Sgd::new(0.1)).unwrap_err();
     /// assert!(matches!(error, CheckpointError::UnexpectedTensor { ref name, .. } if name == "adam.m.0"));
+    ///
+    /// // A model with layer norm expects the gamma and beta the checkpoint lacks.
+    /// let mut normed = model.clone().with_layer_norm(1e-5);
+    /// let error = checkpoint.restore_training(&mut normed, &mut Adam::new(0.01)).unwrap_err();
+    /// assert!(matches!(error, CheckpointError::MissingTensor { ref name, .. } if name == "norm0.gamma"));
     ///
     /// // A moment of the wrong size is refused, naming it and both shapes.
     /// checkpoint.insert("adam.v.2", Tensor::zeros(Shape::matrix(5, 5)));
@@ -91,6 +100,9 @@ impl<T: Real> Checkpoint<T> {
             self.expect_tensor(name, shape)?;
         }
         let expected: BTreeSet<String> = names.iter().cloned().chain(optimizer.state_names(shapes.len())).collect();
+        // A parameter the model lacks (a deeper model's layer, a layer norm's gamma) is named
+        // before the optimiser state that comes with it, which sorts first (`adam.m.4`).
+        self.refuse_unexpected(|name| expected.contains(name) || !is_parameter_name(name))?;
         self.refuse_unexpected(|name| expected.contains(name))?;
         // The optimiser checks its own entries before it changes anything; after it, the
         // parameters' copies cannot fail: they were checked above.
@@ -100,4 +112,11 @@ impl<T: Real> Checkpoint<T> {
         }
         Ok(())
     }
+}
+
+/// A name [`Mlp::parameter_names`] gives: `layer<l>.` or `norm<l>.` and a field.
+fn is_parameter_name(name: &str) -> bool {
+    let Some((module, _field)) = name.split_once('.') else { return false };
+    let layer = module.strip_prefix("layer").or_else(|| module.strip_prefix("norm"));
+    layer.is_some_and(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()))
 }

@@ -367,6 +367,7 @@ pub fn argv_samples() -> Vec<Sample> {
                 "--resume",
                 "--test-count",
                 "360",
+                "--layer-norm",
             ],
         ),
         (

@@ -82,15 +82,29 @@ pub enum TorchError {
         reason: String,
     },
 
-    /// A Linear layer's weight or bias is absent (layers must sit at 0, 2, 4, ... with no
-    /// gap, each with a bias).
-    #[error("torch state dict {}: no tensor `{key}` (layer {layer} of the nn.Sequential's Linear layers at 0, 2, 4, ...)", path.display())]
+    /// A Linear layer's weight or bias is absent (layers must sit at 0, 2, 4, ..., or with
+    /// LayerNorms at 0, 3, 6, ..., with no gap, each with a bias).
+    #[error("torch state dict {}: no tensor `{key}` (layer {layer} of the nn.Sequential's Linear layers at {})", path.display(), linear_positions(*layer_norm))]
     MissingKey {
         /// The file.
         path: PathBuf,
         /// The tensor expected.
         key: String,
         /// The Linear layer it belongs to, counting from 0.
+        layer: usize,
+        /// Whether the file has a LayerNorm after each hidden Linear layer.
+        layer_norm: bool,
+    },
+
+    /// The gamma (`weight`) or beta (`bias`) of a hidden layer's LayerNorm is absent, in a
+    /// file whose metadata or indices show LayerNorms.
+    #[error("torch state dict {}: no tensor `{key}` (the LayerNorm after Linear layer {layer}; with layer norm the nn.Sequential is Linear, LayerNorm, act, ..., Linear)", path.display())]
+    MissingNorm {
+        /// The file.
+        path: PathBuf,
+        /// The tensor expected.
+        key: String,
+        /// The Linear layer it follows, counting from 0.
         layer: usize,
     },
 
@@ -125,6 +139,20 @@ pub enum TorchError {
         previous_outputs: usize,
     },
 
+    /// The metadata field `layer_norm` is not `true` or `false`, or `layer_norm_eps` is not
+    /// a finite number from 0.
+    #[error("torch state dict {}: metadata field `{key}` is {found:?}; expected {expected}", path.display())]
+    BadMetadata {
+        /// The file.
+        path: PathBuf,
+        /// The field.
+        key: String,
+        /// Its stored text.
+        found: String,
+        /// What it should be.
+        expected: &'static str,
+    },
+
     /// The metadata field `activation` is not one of the names of [`Activation::name`].
     #[error("torch state dict {}: metadata field `activation` is {found:?}; expected sigmoid, tanh, relu, softplus, leaky_relu, gelu or silu", path.display())]
     BadActivation {
@@ -152,4 +180,13 @@ pub enum TorchError {
         /// The activation in the file.
         stored: Activation,
     },
+}
+
+/// Where the Linear layers of the `nn.Sequential` sit, with or without LayerNorms.
+fn linear_positions(layer_norm: bool) -> &'static str {
+    if layer_norm {
+        "0, 3, 6, ..."
+    } else {
+        "0, 2, 4, ..."
+    }
 }

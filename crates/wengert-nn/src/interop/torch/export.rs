@@ -1,7 +1,11 @@
 //! Writing an [`Mlp`] as a PyTorch `nn.Sequential` state dict: Linear layer `l` becomes
-//! tensors `{2l}.weight`, transposed to `[out, in]`, and `{2l}.bias`.
+//! tensors `{2l}.weight`, transposed to `[out, in]`, and `{2l}.bias`; with layer norm
+//! `{3l}.weight` and `{3l}.bias`, and its LayerNorm `{3l+1}.weight` (gamma) and
+//! `{3l+1}.bias` (beta).
 
-use super::{sequential_index, transposed, TorchError, ACTIVATION_KEY, FORMAT_KEY, FORMAT_PYTORCH};
+use super::layout::{Layout, Module, Param};
+use super::{transposed, TorchError, ACTIVATION_KEY, FORMAT_KEY, FORMAT_PYTORCH};
+use crate::checkpoint::model::{LAYER_NORM_EPS_KEY, LAYER_NORM_KEY};
 use crate::checkpoint::Checkpoint;
 use crate::Mlp;
 use std::path::Path;
@@ -10,14 +14,19 @@ use wengert_tape::Real;
 /// Writes `mlp` to `path` as the safetensors state dict of PyTorch's
 /// `nn.Sequential(Linear, act, ..., Linear)`: weights `[out, in]` under `0.weight`,
 /// `2.weight`, ..., biases `[out]` under `0.bias`, `2.bias`, ..., in `T`'s dtype, with
-/// metadata `format = "pt"` and `activation` ([module docs](super)).
+/// metadata `format = "pt"` and `activation` ([module docs](super)). With layer norm, the
+/// state dict of `nn.Sequential(Linear, LayerNorm, act, ..., Linear)`: Linear layers at 0,
+/// 3, 6, ..., each hidden layer's gamma and beta under `{3l+1}.weight` and `{3l+1}.bias`,
+/// and metadata `layer_norm = "true"` and `layer_norm_eps`.
 ///
 /// The write is atomic: the bytes go to a temporary file beside `path`, which is synced
 /// and renamed over it ([`write_atomically`](crate::checkpoint::write_atomically)); a
 /// failed save leaves the old file untouched.
 ///
 /// In PyTorch: `model.load_state_dict(safetensors.torch.load_file(path))` for a
-/// `model = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))` of the same sizes.
+/// `model = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))` of the same sizes,
+/// or `nn.Sequential(nn.Linear(2, 3), nn.LayerNorm(3, eps=1e-5), nn.ReLU(), nn.Linear(3, 1))`
+/// with layer norm.
 ///
 /// # Errors
 ///
@@ -26,8 +35,9 @@ use wengert_tape::Real;
 ///
 /// # Panics
 ///
-/// If `mlp` has no layers, a layer's weight is not a matrix with a bias as wide, or a
-/// layer's inputs are not the previous layer's outputs (an `Mlp` built by hand wrongly).
+/// If `mlp` has no layers, a layer's weight is not a matrix with a bias as wide, a
+/// layer's inputs are not the previous layer's outputs, or its norms are neither none nor
+/// one per hidden layer as wide as it with one eps (an `Mlp` built by hand wrongly).
 ///
 /// # Examples
 ///
@@ -45,6 +55,13 @@ use wengert_tape::Real;
 /// assert_eq!(file.get("2.weight").map(|w| w.shape().dims()), Some(vec![3, 8]));
 /// assert_eq!(file.get("2.weight").map(|w| w[(2, 7)]), Some(mlp.layers[1].weight[(7, 2)]));
 /// assert_eq!(file.metadata("activation"), Some("tanh"));
+///
+/// // With layer norm: Linear, LayerNorm, Tanh, Linear.
+/// save_mlp(&mlp.with_layer_norm(1e-5), &path)?;
+/// let file = Checkpoint::<f64>::load(&path)?;
+/// assert_eq!(file.names().collect::<Vec<_>>(), ["0.bias", "0.weight", "1.bias", "1.weight", "3.bias", "3.weight"]);
+/// assert_eq!(file.get("1.weight").map(|gamma| gamma.data().to_vec()), Some(vec![1.0; 8]));
+/// assert_eq!(file.metadata("layer_norm"), Some("true"));
 /// # Ok(())
 /// # }
 /// ```
@@ -72,7 +89,7 @@ pub fn save_mlp<T: Real>(mlp: &Mlp<T>, path: impl AsRef<Path>) -> Result<(), Tor
 /// use wengert_tape::Tensor;
 /// # fn main() -> Result<(), wengert_nn::interop::torch::TorchError> {
 /// let layer = Linear::from_tensors(Tensor::from_rows(&[[1.0_f32, 2.0]]), Tensor::from_slice(&[0.0, 0.5]));
-/// let mlp = Mlp { layers: vec![layer], hidden: Activation::Sigmoid };
+/// let mlp = Mlp { layers: vec![layer], hidden: Activation::Sigmoid, norms: vec![] };
 /// let bytes = mlp_to_bytes(&mlp)?;
 /// assert_eq!(mlp_from_bytes::<f32>(&bytes, "in memory", None)?, mlp);
 /// # Ok(())
@@ -87,6 +104,8 @@ pub fn mlp_to_bytes<T: Real>(mlp: &Mlp<T>) -> Result<Vec<u8>, TorchError> {
 #[track_caller]
 fn state_dict<T: Real>(mlp: &Mlp<T>, caller: &str) -> Checkpoint<T> {
     assert!(!mlp.layers.is_empty(), "{caller}: the Mlp has no layers");
+    mlp.check_norms(caller);
+    let layout = Layout { layer_norm: mlp.has_layer_norm() };
     let mut state = Checkpoint::new();
     for (l, layer) in mlp.layers.iter().enumerate() {
         let (w, b) = (layer.weight.shape(), layer.bias.shape());
@@ -103,11 +122,18 @@ fn state_dict<T: Real>(mlp: &Mlp<T>, caller: &str) -> Checkpoint<T> {
                 l - 1
             );
         }
-        let index = sequential_index(l);
-        state.insert(format!("{index}.weight"), transposed(&layer.weight));
-        state.insert(format!("{index}.bias"), layer.bias.clone());
+        state.insert(layout.key(Module::Linear(l), Param::Weight), transposed(&layer.weight));
+        state.insert(layout.key(Module::Linear(l), Param::Bias), layer.bias.clone());
+        if let Some(norm) = mlp.norms.get(l) {
+            state.insert(layout.key(Module::Norm(l), Param::Weight), norm.gamma.clone());
+            state.insert(layout.key(Module::Norm(l), Param::Bias), norm.beta.clone());
+        }
     }
     state.set_metadata(FORMAT_KEY, FORMAT_PYTORCH);
     state.set_metadata(ACTIVATION_KEY, mlp.hidden.name());
+    if let Some(eps) = mlp.layer_norm_eps() {
+        state.set_metadata(LAYER_NORM_KEY, true);
+        state.set_metadata(LAYER_NORM_EPS_KEY, eps);
+    }
     state
 }

@@ -1,10 +1,13 @@
-//! Reading a PyTorch `nn.Sequential(Linear, act, ..., Linear)` state dict into an [`Mlp`]:
-//! every name, dtype and shape is checked before a layer is built, and each `[out, in]`
-//! weight is transposed to wengert's `[in, out]`.
+//! Reading a PyTorch `nn.Sequential(Linear, act, ..., Linear)` state dict, with or without
+//! a LayerNorm before each activation, into an [`Mlp`]: every name, dtype and shape is
+//! checked before a layer is built, and each `[out, in]` weight is transposed to
+//! wengert's `[in, out]`.
 
-use super::{sequential_index, transposed, TorchError, ACTIVATION_KEY, FORMAT_KEY, FORMAT_PYTORCH};
+use super::layout::{parse_key, Layout, Module, Param};
+use super::{transposed, TorchError, ACTIVATION_KEY, FORMAT_KEY, FORMAT_PYTORCH};
+use crate::checkpoint::model::{LAYER_NORM_EPS_KEY, LAYER_NORM_KEY};
 use crate::checkpoint::{Checkpoint, CheckpointError};
-use crate::{Activation, Linear, Mlp};
+use crate::{Activation, LayerNorm, Linear, Mlp, LAYER_NORM_EPS};
 use std::collections::BTreeMap;
 use std::path::Path;
 use wengert_tape::{Real, Tensor};
@@ -12,6 +15,16 @@ use wengert_tape::{Real, Tensor};
 /// Reads the safetensors state dict of a PyTorch `nn.Sequential(Linear, act, ..., Linear)`
 /// from `path` into an `Mlp<T>`: `0.weight` `[out, in]` and `0.bias` `[out]` become layer
 /// 0, `2.weight` and `2.bias` layer 1, and so on ([module docs](super)).
+///
+/// With a LayerNorm between each hidden Linear layer and its activation,
+/// `nn.Sequential(Linear, LayerNorm, act, ..., Linear)`, the Linear layers sit at 0, 3,
+/// 6, ... and the LayerNorms at 1, 4, ...: `1.weight` and `1.bias` (`[out]`) become
+/// `norms[0]`'s gamma and beta. The metadata field `layer_norm` (`true` or `false`) says
+/// which layout the file has, and `layer_norm_eps` the norms' eps; a plain state dict has
+/// neither, so its layout is read from its indices (tensors at 1, 4, ... and none at 2, 5,
+/// ... are LayerNorms) and the eps is PyTorch's default,
+/// [`LAYER_NORM_EPS`](crate::LAYER_NORM_EPS). A LayerNorm made with
+/// `elementwise_affine=False` holds no tensors and cannot be seen.
 ///
 /// Tensors may be f32 or f64 (one of them throughout the file), whatever `T` is; each
 /// number is converted to `T` (f64 to f32 rounds to nearest).
@@ -27,11 +40,14 @@ use wengert_tape::{Real, Tensor};
 /// [`TorchError::File`] if the file cannot be read or is not a safetensors file
 /// (truncated, corrupt, a tensor of rank over two); `UnsupportedDtype` or `MixedDtypes`;
 /// `WrongFormat` if the `format` metadata is other than `"pt"`; `Empty`,
-/// `UnexpectedKey` (including a wengert checkpoint's `layer0.weight`) or `MissingKey`
-/// for names that are not those of an `nn.Sequential` of Linear layers at 0, 2, 4, ...;
-/// `BadShape` for a weight that is not a non-empty `[out, in]` matrix or a bias that is
-/// not `[out]`; `NotChained` if a layer's inputs are not the previous layer's outputs;
-/// `BadActivation`, `MissingActivation` or `ActivationMismatch` for the activation.
+/// `UnexpectedKey` (including a wengert checkpoint's `layer0.weight`), `MissingKey` or
+/// `MissingNorm` for names that are not those of an `nn.Sequential` of Linear layers at
+/// 0, 2, 4, ... (or, with LayerNorms, 0, 3, 6, ...); `BadShape` for a weight that is not
+/// a non-empty `[out, in]` matrix, or a bias, gamma or beta that is not `[out]`;
+/// `NotChained` if a layer's inputs are not the previous layer's outputs; `BadMetadata`
+/// for a `layer_norm` other than `true` or `false` or a `layer_norm_eps` that is not a
+/// finite number from 0; `BadActivation`, `MissingActivation` or `ActivationMismatch`
+/// for the activation.
 ///
 /// # Examples
 ///
@@ -104,22 +120,23 @@ pub fn mlp_from_bytes<T: Real>(
     let path = path.as_ref();
     let state = StateDict::<T>::from_bytes(bytes, path)?;
     state.check_format(path)?;
-    let layers = state.linear_layers(path)?;
+    let modules = state.modules(path)?;
+    let layers = state.linear_layers(&modules, path)?;
+    let norms = state.layer_norms(&modules, &layers, path)?;
     let hidden = state.activation(path, hidden)?;
-    Ok(Mlp { layers, hidden })
+    Ok(Mlp { layers, hidden, norms })
+}
+
+/// Where a state dict's modules sit, and how many Linear layers it has.
+struct Modules {
+    layout: Layout,
+    linear_layers: usize,
 }
 
 /// A state dict's tensors, converted to `T`, and its metadata.
 struct StateDict<T> {
     tensors: BTreeMap<String, Tensor<T>>,
     metadata: BTreeMap<String, String>,
-}
-
-/// What a tensor is to its Linear layer.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Param {
-    Weight,
-    Bias,
 }
 
 impl<T: Real> StateDict<T> {
@@ -170,38 +187,51 @@ impl<T: Real> StateDict<T> {
         }
     }
 
-    /// The Linear layers, every name and shape checked, weights transposed to `[in, out]`.
-    fn linear_layers(&self, path: &Path) -> Result<Vec<Linear<T>>, TorchError> {
-        let mut count = 0;
+    /// The layout (from the metadata, or else from the indices) and the number of Linear
+    /// layers, every tensor name checked against them.
+    fn modules(&self, path: &Path) -> Result<Modules, TorchError> {
+        let unexpected =
+            |key: &String, reason| TorchError::UnexpectedKey { path: path.to_path_buf(), key: key.clone(), reason };
+        let mut indices = Vec::with_capacity(self.tensors.len());
         for key in self.tensors.keys() {
-            let layer = parse_key(key).map_err(|reason| TorchError::UnexpectedKey {
-                path: path.to_path_buf(),
-                key: key.clone(),
-                reason,
-            })?;
-            count = count.max(layer + 1);
+            indices.push((key, parse_key(key).map_err(|reason| unexpected(key, reason))?.0));
         }
-        if count == 0 {
+        if indices.is_empty() {
             return Err(TorchError::Empty { path: path.to_path_buf() });
         }
+        let layout = match self.metadata.get(LAYER_NORM_KEY) {
+            Some(text) => Layout {
+                layer_norm: text.parse().map_err(|_| self.bad_metadata(path, LAYER_NORM_KEY, "true or false"))?,
+            },
+            None => Layout::shown_by(&indices.iter().map(|&(_, index)| index).collect::<Vec<_>>()),
+        };
+        // A LayerNorm is followed by a Linear layer: the output layer is never normalised.
+        let mut linear_layers = 0;
+        for (key, index) in indices {
+            linear_layers =
+                linear_layers.max(match layout.module(index).map_err(|reason| unexpected(key, reason))? {
+                    Module::Linear(layer) => layer + 1,
+                    Module::Norm(layer) => layer + 2,
+                });
+        }
+        Ok(Modules { layout, linear_layers })
+    }
+
+    /// The Linear layers, every name and shape checked, weights transposed to `[in, out]`.
+    fn linear_layers(&self, modules: &Modules, path: &Path) -> Result<Vec<Linear<T>>, TorchError> {
+        let Modules { layout, linear_layers: count } = *modules;
         // Every layer's two tensors are present before any shape is looked at, so a gap in
         // the indices is reported as the missing name, not as a layer that does not chain.
         let mut found = Vec::new();
         for layer in 0..count {
-            found.push((self.get(layer, Param::Weight, path)?, self.get(layer, Param::Bias, path)?));
+            let module = Module::Linear(layer);
+            found.push((self.get(layout, module, Param::Weight, path)?, self.get(layout, module, Param::Bias, path)?));
         }
         let mut layers: Vec<Linear<T>> = Vec::with_capacity(count);
         for (layer, ((weight_key, weight), (bias_key, bias))) in found.into_iter().enumerate() {
             check_weight(weight, &weight_key, path)?;
             let outputs = weight.shape().rows();
-            if bias.shape().rank() != 1 || bias.shape().cols() != outputs {
-                return Err(TorchError::BadShape {
-                    path: path.to_path_buf(),
-                    key: bias_key,
-                    found: bias.shape().dims(),
-                    expected: format!("[{outputs}], as many as `{weight_key}` has rows"),
-                });
-            }
+            check_vector(bias, outputs, &bias_key, &weight_key, path)?;
             if let Some(previous) = layers.last() {
                 let previous_outputs = previous.dims().1;
                 if weight.shape().cols() != previous_outputs {
@@ -210,7 +240,7 @@ impl<T: Real> StateDict<T> {
                         key: weight_key,
                         outputs,
                         inputs: weight.shape().cols(),
-                        previous: format!("{}.weight", sequential_index(layer - 1)),
+                        previous: layout.key(Module::Linear(layer - 1), Param::Weight),
                         previous_outputs,
                     });
                 }
@@ -220,13 +250,65 @@ impl<T: Real> StateDict<T> {
         Ok(layers)
     }
 
-    /// The name and tensor of `param` of Linear layer `layer`.
-    fn get(&self, layer: usize, param: Param, path: &Path) -> Result<(String, &Tensor<T>), TorchError> {
-        let suffix = if param == Param::Weight { "weight" } else { "bias" };
-        let key = format!("{}.{suffix}", sequential_index(layer));
-        match self.tensors.get(&key) {
-            Some(tensor) => Ok((key, tensor)),
-            None => Err(TorchError::MissingKey { path: path.to_path_buf(), key, layer }),
+    /// The LayerNorms of the hidden layers (none in the layout without), gamma and beta
+    /// each as wide as its Linear layer's outputs, with the file's eps or PyTorch's default.
+    fn layer_norms(
+        &self,
+        modules: &Modules,
+        layers: &[Linear<T>],
+        path: &Path,
+    ) -> Result<Vec<LayerNorm<T>>, TorchError> {
+        let layout = modules.layout;
+        if !layout.layer_norm {
+            return Ok(Vec::new());
+        }
+        let eps = match self.metadata.get(LAYER_NORM_EPS_KEY) {
+            Some(text) => text
+                .parse::<f64>()
+                .ok()
+                .filter(|eps| eps.is_finite() && *eps >= 0.0)
+                .ok_or_else(|| self.bad_metadata(path, LAYER_NORM_EPS_KEY, "a finite number from 0"))?,
+            None => LAYER_NORM_EPS,
+        };
+        let hidden_layers = &layers[..layers.len() - 1];
+        let mut norms = Vec::with_capacity(hidden_layers.len());
+        for (layer, linear) in hidden_layers.iter().enumerate() {
+            let module = Module::Norm(layer);
+            let (gamma_key, gamma) = self.get(layout, module, Param::Weight, path)?;
+            let (beta_key, beta) = self.get(layout, module, Param::Bias, path)?;
+            let weight_key = layout.key(Module::Linear(layer), Param::Weight);
+            check_vector(gamma, linear.dims().1, &gamma_key, &weight_key, path)?;
+            check_vector(beta, linear.dims().1, &beta_key, &weight_key, path)?;
+            norms.push(LayerNorm { gamma: gamma.clone(), beta: beta.clone(), eps: T::lit(eps) });
+        }
+        Ok(norms)
+    }
+
+    /// The name and tensor of `param` of `module`.
+    fn get(
+        &self,
+        layout: Layout,
+        module: Module,
+        param: Param,
+        path: &Path,
+    ) -> Result<(String, &Tensor<T>), TorchError> {
+        let key = layout.key(module, param);
+        match (self.tensors.get(&key), module) {
+            (Some(tensor), _) => Ok((key, tensor)),
+            (None, Module::Linear(layer)) => {
+                Err(TorchError::MissingKey { path: path.to_path_buf(), key, layer, layer_norm: layout.layer_norm })
+            }
+            (None, Module::Norm(layer)) => Err(TorchError::MissingNorm { path: path.to_path_buf(), key, layer }),
+        }
+    }
+
+    /// The error for metadata field `key`, whose text is not `expected`.
+    fn bad_metadata(&self, path: &Path, key: &str, expected: &'static str) -> TorchError {
+        TorchError::BadMetadata {
+            path: path.to_path_buf(),
+            key: key.to_string(),
+            found: self.metadata.get(key).cloned().unwrap_or_default(),
+            expected,
         }
     }
 
@@ -263,39 +345,22 @@ fn check_weight<T: Real>(weight: &Tensor<T>, key: &str, path: &Path) -> Result<(
     })
 }
 
-/// The Linear layer (counting from 0) a tensor name belongs to, or why the name is not
-/// one an `nn.Sequential(Linear, act, ..., Linear)` gives.
-fn parse_key(key: &str) -> Result<usize, String> {
-    if is_wengert_checkpoint_name(key) {
-        return Err("wengert's own checkpoint names its tensors so, with weights [in, out]; \
-                    read such a file with wengert_nn::checkpoint"
-            .to_string());
+/// Refuses a bias, gamma or beta that is not a vector `[outputs]`, as long as the weight
+/// `weight_key` has rows.
+fn check_vector<T: Real>(
+    vector: &Tensor<T>,
+    outputs: usize,
+    key: &str,
+    weight_key: &str,
+    path: &Path,
+) -> Result<(), TorchError> {
+    if vector.shape().rank() == 1 && vector.shape().cols() == outputs {
+        return Ok(());
     }
-    let pattern = "names must be `<index>.weight` or `<index>.bias`, the index an \
-                   nn.Sequential gives (strip any prefix such as `model.`)";
-    let Some((index, param)) = key.split_once('.') else { return Err(pattern.to_string()) };
-    if !is_decimal(index) {
-        return Err(pattern.to_string());
-    }
-    if param != "weight" && param != "bias" {
-        return Err(format!("`{param}` is not a Linear layer's weight or bias"));
-    }
-    let index: usize = index.parse().map_err(|_| format!("index {index} is too large"))?;
-    if index % 2 == 1 {
-        return Err(format!(
-            "odd index {index}: in nn.Sequential(Linear, act, ..., Linear) the activations sit at odd indices and hold no tensors"
-        ));
-    }
-    Ok(index / 2)
-}
-
-/// Digits with no leading zero, as PyTorch writes a module's index.
-fn is_decimal(text: &str) -> bool {
-    !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) && (text == "0" || !text.starts_with('0'))
-}
-
-/// `layer<l>.weight` or `layer<l>.bias`, as [`Mlp::parameter_names`] gives.
-fn is_wengert_checkpoint_name(key: &str) -> bool {
-    let Some((layer, param)) = key.split_once('.') else { return false };
-    layer.strip_prefix("layer").is_some_and(is_decimal) && (param == "weight" || param == "bias")
+    Err(TorchError::BadShape {
+        path: path.to_path_buf(),
+        key: key.to_string(),
+        found: vector.shape().dims(),
+        expected: format!("[{outputs}], as many as `{weight_key}` has rows"),
+    })
 }

@@ -1,5 +1,6 @@
 //! An [`Mlp`](crate::Mlp) as a PyTorch state dict in safetensors, both ways: the state dict
-//! of `nn.Sequential(Linear, act, Linear, act, ..., Linear)`.
+//! of `nn.Sequential(Linear, act, Linear, act, ..., Linear)`, or with layer norm of
+//! `nn.Sequential(Linear, LayerNorm, act, Linear, LayerNorm, act, ..., Linear)`.
 //!
 //! # The two layouts
 //!
@@ -13,6 +14,19 @@
 //! `nn.ReLU`, `nn.Tanh`, `nn.Sigmoid`, `nn.Softplus`, `nn.LeakyReLU`, `nn.GELU`, `nn.SiLU`)
 //! take the odd indices and hold no tensors. [`save_mlp`] transposes each weight to
 //! `[out, in]`; [`load_mlp`] transposes it back.
+//!
+//! An `Mlp` with layer norm ([`Mlp::with_layer_norm`](crate::Mlp::with_layer_norm)) puts an
+//! `nn.LayerNorm(out)` between each hidden Linear layer and its activation, so each hidden
+//! layer takes three indices: Linear layer `l` at `3l`, its LayerNorm at `3l + 1`, the
+//! activation at `3l + 2`. The LayerNorm's `weight` is wengert's gamma and its `bias` beta,
+//! both `[out]`, stored as they are:
+//!
+//! | wengert | PyTorch, no layer norm | PyTorch, layer norm |
+//! | --- | --- | --- |
+//! | `layers[l].weight` `[in, out]` | `{2l}.weight` `[out, in]` | `{3l}.weight` `[out, in]` |
+//! | `layers[l].bias` | `{2l}.bias` | `{3l}.bias` |
+//! | `norms[l].gamma` `[out]` | | `{3l+1}.weight` `[out]` |
+//! | `norms[l].beta` `[out]` | | `{3l+1}.bias` `[out]` |
 //!
 //! # Metadata
 //!
@@ -36,15 +50,23 @@
 //!   | `gelu` | `nn.GELU()` (exact, `approximate='none'`) |
 //!   | `silu` | `nn.SiLU()` |
 //!
+//! - `layer_norm` = `true` and `layer_norm_eps` (such as `0.00001`; PyTorch's `nn.LayerNorm`
+//!   takes it as `eps`), for a model with layer norm only. [`load_mlp`] reads a file without
+//!   them (a plain state dict) as having LayerNorms if its tensors sit at 1, 4, ... and none
+//!   at 2, 5, ..., with PyTorch's default eps, 1e-5.
+//!
 //! The element type is not metadata: each tensor's dtype is in the header (`F32` or
 //! `F64`), and is `T` for an `Mlp<T>`. [`load_mlp`] reads f32 and f64 files into either
 //! `Mlp<f32>` or `Mlp<f64>`, converting each number (f64 to f32 rounds to nearest).
 //!
 //! # What is checked on import
 //!
-//! Every tensor name is `<even index>.weight` or `<even index>.bias`, the indices run
-//! 0, 2, 4, ... with no gap, each weight is a non-empty `[out, in]` matrix with a bias
-//! `[out]`, and each layer takes as many inputs as the previous one gives outputs. A
+//! Every tensor name is `<even index>.weight` or `<even index>.bias` (with layer norm,
+//! `<index>.weight` or `<index>.bias` for indices 0, 1, 3, 4, 6, ...), the indices run
+//! 0, 2, 4, ... (or 0, 1, 3, 4, ..., ending with a Linear layer) with no gap, each weight
+//! is a non-empty `[out, in]` matrix with a bias `[out]`, each LayerNorm's weight and bias
+//! are `[out]` of the Linear layer before it, and each layer takes as many inputs as the
+//! previous one gives outputs. A
 //! wengert checkpoint's names (`layer0.weight`) are refused with a pointer to
 //! [`crate::checkpoint`]. What no file can show is a square weight that another program
 //! wrote transposed under PyTorch's names: its shape is right either way.
@@ -65,6 +87,7 @@
 //!         Linear::from_tensors(Tensor::from_rows(&[[1.0], [-1.0], [0.5]]), Tensor::from_slice(&[0.0])),
 //!     ],
 //!     hidden: Activation::Relu,
+//!     norms: vec![],
 //! };
 //! let path = dir.path().join("mlp.safetensors");
 //! save_mlp(&mlp, &path)?;
@@ -89,6 +112,7 @@
 mod error;
 mod export;
 mod import;
+mod layout;
 
 pub use error::TorchError;
 pub use export::{mlp_to_bytes, save_mlp};
@@ -102,11 +126,6 @@ const FORMAT_PYTORCH: &str = "pt";
 
 /// The metadata field naming the activation between the Linear layers.
 const ACTIVATION_KEY: &str = "activation";
-
-/// The `nn.Sequential` index of Linear layer `layer`: activations take the odd indices.
-fn sequential_index(layer: usize) -> usize {
-    2 * layer
-}
 
 /// The transpose of a matrix: `[rows x cols]` becomes `[cols x rows]`.
 fn transposed<T: Real>(matrix: &Tensor<T>) -> Tensor<T> {

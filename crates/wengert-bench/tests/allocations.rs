@@ -7,9 +7,10 @@
 //! whose mask is drawn into a buffer the layer keeps.
 //!
 //! The counter is process-wide, not per thread, so that an allocation made on the engine's
-//! behalf by any thread (a GEMM worker, say) counts too. That is also why this binary holds a
-//! single `#[test]`: a second one running alongside would add its own allocations to the
-//! count.
+//! behalf by any thread (a GEMM worker, say) counts too. That is also why this binary has no
+//! test harness (`harness = false` in Cargo.toml, and a `main` that panics on failure): the
+//! harness's own thread, and any second test running alongside, would add allocations of
+//! their own to the count now and then (with the harness, about one run in six failed so).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
@@ -130,7 +131,12 @@ fn check_dropout(size: &str) {
     assert_eq!(step.dropout.mask().len(), step.problem.x.shape().rows() * 32, "the last hidden layer's mask");
 }
 
-#[test]
+/// Run by `cargo test` as a test without harness: a panic fails it.
+fn main() {
+    steady_state_train_steps_allocate_nothing_on_one_thread();
+    println!("allocations: steady-state train steps allocate nothing (MLP-S, MLP-M, MLP-S with dropout)");
+}
+
 fn steady_state_train_steps_allocate_nothing_on_one_thread() {
     wengert_tape::set_gemm_threads(1);
     // The counter sees an allocation on this thread and one on another thread.

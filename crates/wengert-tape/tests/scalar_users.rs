@@ -33,7 +33,8 @@ fn rosenbrock_gradient(x: &[f64]) -> Vec<f64> {
 /// constants, activations, binary ops, reading inputs or outputs.
 fn mixed<'t>(x: &[Var<'t, f64>]) -> Var<'t, f64> {
     let (a, b, c) = (x[0], x[1], x[2]);
-    (a * b).sin() + (b / (c * c + 1.0)).exp() - a.tanh() * c.sigmoid() + (a - c).powf(2.0).sqrt()
+    (a * b).sin() + (b / (c * c + 1.0)).exp() - a.tanh() * c.sigmoid()
+        + (a - c).powf(2.0).sqrt()
         + 3.0 / (b.abs() + 1.0)
         + a.atan2(c)
 }

@@ -422,3 +422,114 @@ fn jvp_is_the_jacobian_times_the_vector() {
         assert!((got - expected).abs() < 1e-14, "row {row}: {got} against {expected}");
     }
 }
+
+/// The 2-3-1 sigmoid network of the notes (6a) and its loss E = 1/2 (1 - Y)^2 on one sample,
+/// from its four parameters.
+fn network_loss<'t>(tape: &'t Tape<f64>, p: &[Var<'t, f64>]) -> Var<'t, f64> {
+    let x = tape.constant(&Tensor::from_rows(&[[0.4, 0.5]]));
+    let h = x.matmul(p[0]).add_bias(p[1]).sigmoid();
+    let y = h.matmul(p[2]).add_bias(p[3]).sigmoid();
+    (1.0 - y).powi(2).sum() * 0.5
+}
+
+/// The notes' parameters W [2 x 3], b1 [3], V [3 x 1], b2 [1].
+fn network_parameters() -> Vec<Tensor<f64>> {
+    vec![
+        Tensor::from_rows(&[[0.1, 0.3, 0.5], [0.2, 0.4, 0.6]]),
+        Tensor::from_slice(&[0.1, 0.2, 0.3]),
+        Tensor::from_rows(&[[0.1], [0.2], [0.3]]),
+        Tensor::from_slice(&[0.1]),
+    ]
+}
+
+#[test]
+fn two_three_one_network_hessian_matches_central_differences_of_its_gradient() {
+    let parameters = network_parameters();
+    let sizes: Vec<usize> = parameters.iter().map(|p| p.len()).collect();
+    let n: usize = sizes.iter().sum();
+    let flat: Vec<f64> = parameters.iter().flat_map(|p| p.data().to_vec()).collect();
+    let unflatten = |values: &[f64]| -> Vec<Tensor<f64>> {
+        let mut rest = values;
+        parameters
+            .iter()
+            .map(|p| {
+                let (head, tail) = rest.split_at(p.len());
+                rest = tail;
+                Tensor::new(p.shape(), head.to_vec())
+            })
+            .collect()
+    };
+    let swept = |values: &[f64]| -> Vec<f64> {
+        let tape = Tape::new();
+        let vars: Vec<_> = unflatten(values).iter().map(|p| tape.var(p)).collect();
+        let grads = tape.backward(network_loss(&tape, &vars));
+        vars.iter().flat_map(|&v| grads.wrt_slice(v).to_vec()).collect()
+    };
+
+    // The dense Hessian by grad twice: the gradient once, then one walk per element of it.
+    let tape = Tape::new();
+    let vars: Vec<_> = parameters.iter().map(|p| tape.var(p)).collect();
+    let gradient = tape.grad(network_loss(&tape, &vars), &vars);
+    let mut hessian = vec![0.0; n * n];
+    let mut row = 0;
+    for (g, &size) in gradient.iter().zip(&sizes) {
+        for i in 0..size {
+            let second = tape.grad(g.element(i), &vars);
+            let values: Vec<f64> = second.iter().flat_map(|h| h.values().to_vec()).collect();
+            hessian[row * n..(row + 1) * n].copy_from_slice(&values);
+            row += 1;
+        }
+    }
+    for j in 0..n {
+        let at = |sign: f64| {
+            let mut shifted = flat.clone();
+            shifted[j] += sign * STEP;
+            swept(&shifted)
+        };
+        let (plus, minus) = (at(1.0), at(-1.0));
+        for i in 0..n {
+            let difference = (plus[i] - minus[i]) / (2.0 * STEP);
+            let (h, ht) = (hessian[i * n + j], hessian[j * n + i]);
+            assert!((h - difference).abs() < 1e-9, "H[{i}][{j}] = {h}, central differences {difference}");
+            assert!((h - ht).abs() <= 1e-15, "H[{i}][{j}] = {h}, H[{j}][{i}] = {ht}");
+        }
+    }
+}
+
+/// A random DAG of smooth scalar steps over three inputs: each step applies an op to one or
+/// two earlier values (inputs included), chosen by `picks`.
+fn random_dag<'t>(x: &[Var<'t, f64>], picks: &[(u8, u8, u8)]) -> Var<'t, f64> {
+    let mut values: Vec<Var<'t, f64>> = x.to_vec();
+    for &(op, a, b) in picks {
+        let (a, b) = (values[a as usize % values.len()], values[b as usize % values.len()]);
+        values.push(match op % 8 {
+            0 => a * b,
+            1 => a + b,
+            2 => a.sin() * b,
+            3 => a.tanh() - b,
+            4 => a.sigmoid() * b.exp(),
+            5 => (a * a + 1.0).ln(),
+            6 => a / (b * b + 1.0),
+            _ => a.atan2(b.exp()),
+        });
+    }
+    values.iter().skip(3).fold(values[2], |sum, &v| sum + v)
+}
+
+proptest! {
+    #![proptest_config(Config { cases: 48, failure_persistence: None, ..Config::default() })]
+
+    #[test]
+    fn hessian_of_a_random_dag_is_symmetric(
+        x in proptest::collection::vec(-1.5..1.5f64, 3),
+        picks in proptest::collection::vec((any::<u8>(), any::<u8>(), any::<u8>()), 1..12),
+    ) {
+        let h = wengert_tape::hessian(&x, |v| random_dag(v, &picks));
+        for i in 0..3 {
+            for j in 0..i {
+                let (a, b) = (h.data()[i * 3 + j], h.data()[j * 3 + i]);
+                prop_assert!((a - b).abs() <= 1e-12 * a.abs().max(b.abs()).max(1.0), "H[{i}][{j}] = {a}, H[{j}][{i}] = {b}");
+            }
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! Layout ops: values moved, not computed. Transpose, reshape, row and column slices,
 //! concatenation, scalars stacked into a vector, one element picked out, rows of a table
-//! gathered (an embedding lookup), and an elementwise choice by a constant mask.
+//! gathered (an embedding lookup) and rows scattered back into a table (its adjoint), and an
+//! elementwise choice by a constant mask.
 //!
 //! Each rule adds `G`, or a piece of it, back where the forward took the values from: a
 //! slice's rule adds `G` into the sliced block, concat's hands each part its block, gather's

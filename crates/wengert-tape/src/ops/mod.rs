@@ -11,7 +11,7 @@
 //! | `softmax.rs` | softmax, log_softmax, logsumexp (row-wise); softmax, log_softmax along either axis | F6 |
 //! | `loss.rs` | cross_entropy, softmax_cross_entropy, bce_with_logits, mse | F7-F14 |
 //! | `reduce.rs` | sum, mean; along an axis: sum, mean, max, min (ties split evenly), logsumexp, var | F16 |
-//! | `layout.rs` | t, reshape, slice_rows, slice_cols, concat, stack, element, gather_rows, where | - |
+//! | `layout.rs` | t, reshape, slice_rows, slice_cols, concat, stack, element, gather_rows, scatter_rows, where | - |
 //!
 //! Adding an op to a family touches that family's file and its entry in
 //! `docs/derivations.md`, nothing else: the family's enum, its descriptor ([`OpSpec`]) and

@@ -533,3 +533,24 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn zero_targets_and_a_zero_base_keep_the_first_order_convention_and_stay_finite() {
+    // cross_entropy with p = 0 where y = 0: that term contributes 0, first and second order.
+    let tape = Tape::<f64>::new();
+    let p = tape.var(&Tensor::from_rows(&[[0.0, 0.25, 0.75]]));
+    let y = tape.constant(&Tensor::from_rows(&[[0.0, 0.5, 0.5]]));
+    let gradient = tape.grad(p.cross_entropy(y), &[p])[0];
+    let first = gradient.values().to_vec();
+    assert_eq!(first, tape.backward(p.cross_entropy(y)).wrt_slice(p).to_vec());
+    // d2/dp_j^2 of -sum y log p = y_j / p_j^2: 0, 8, 8/9.
+    let diagonal: Vec<f64> = (0..3).map(|j| tape.grad(gradient.element(j), &[p])[0].values()[j]).collect();
+    assert_eq!(diagonal[0], 0.0);
+    assert!((diagonal[1] - 8.0).abs() < 1e-13 && (diagonal[2] - 8.0 / 9.0).abs() < 1e-13, "{diagonal:?}");
+    // pow at a zero base: d(a^b)/db is taken as 0 there, and its derivatives are finite.
+    let (a, b) = (tape.var(&Tensor::from_slice(&[0.0, 2.0])), tape.var(&Tensor::from_slice(&[2.0, 3.0])));
+    let db = tape.grad(a.pow(b).sum(), &[b])[0];
+    assert_eq!(db.values()[0], 0.0);
+    let second = tape.grad(db.sum(), &[a, b]);
+    assert!(second.iter().all(|h| h.values().iter().all(|v| v.is_finite())));
+}

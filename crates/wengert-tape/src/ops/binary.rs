@@ -283,7 +283,19 @@ pub(crate) fn taped<T: Real>(op: Binary, ctx: &mut TapedContext<'_, T>) {
             // d(a / b)/db = -y / b.
             (Binary::Div, _) => -(g * y / b),
             (Binary::Pow, 0) => g * b * a.pow(b - T::one()),
-            (Binary::Pow, _) => g * y * a.ln(),
+            // y log a, and 0 at a = 0 as the first-order rule: a is read as 1 there, so that
+            // log 0 enters neither the value nor its derivatives.
+            (Binary::Pow, _) => {
+                let values = ctx.input_values(0);
+                let a = if values.iter().any(|&v| v == T::zero()) {
+                    let nonzero =
+                        Tensor::from_fn(a.shape(), |i| if values[i] == T::zero() { T::zero() } else { T::one() });
+                    Var::where_(&nonzero, a, ctx.constant(&Tensor::scalar(T::one())))
+                } else {
+                    a
+                };
+                g * y * a.ln()
+            }
             (Binary::Maximum | Binary::Minimum, _) => {
                 let masks = partial_masks(op, ctx);
                 g * ctx.constant(if k == 0 { &masks.0 } else { &masks.1 })

@@ -142,11 +142,17 @@ pub(crate) fn taped<T: Real>(op: Loss, ctx: &mut TapedContext<'_, T>) {
             let (p, y) = (a, ctx.input(1));
             let scale = scale(shape.rows());
             if ctx.wants(0) {
-                // -y / p (F8), and 0 where the target is 0, as the first-order rule.
+                // -y / p (F8), and 0 where the target is 0 (p read as 1 there, so that no
+                // 0/0 enters the recording, nor its derivatives), as the first-order rule.
                 let targets = ctx.input_values(1);
-                let nonzero = Tensor::from_fn(shape, |i| if targets[i] == T::zero() { T::zero() } else { T::one() });
-                let zero = ctx.constant(&Tensor::scalar(T::zero()));
-                ctx.send(0, Var::where_(&nonzero, -(y / p), zero) * scale);
+                let p = if targets.iter().any(|&t| t == T::zero()) {
+                    let nonzero =
+                        Tensor::from_fn(shape, |i| if targets[i] == T::zero() { T::zero() } else { T::one() });
+                    Var::where_(&nonzero, p, ctx.constant(&Tensor::scalar(T::one())))
+                } else {
+                    p
+                };
+                ctx.send(0, -(y / p) * scale);
             }
             if ctx.wants(1) {
                 ctx.send(1, -p.ln() * scale);

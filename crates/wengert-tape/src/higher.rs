@@ -6,7 +6,7 @@
 //! - [`jvp`]: the Jacobian-vector product `J v` of a function with many outputs, forward
 //!   mode obtained from two reverse walks (the double-VJP trick).
 
-use crate::{Real, Tape, Tensor, Var};
+use crate::{Real, Tape, Tensor, Var, Vars};
 
 /// Panics unless `v` has one element per element of `x`.
 #[track_caller]
@@ -20,8 +20,8 @@ fn dot<'t, T: Real>(tape: &'t Tape<T>, a: &[Var<'t, T>], v: &[T]) -> Var<'t, T> 
 }
 
 /// The Hessian of `f` at `x` times the vector `v`, `H v`, by reverse over reverse: the
-/// gradient `g(x)` recorded by [`Tape::grad`], then the gradient of `g(x) . v`. It costs a
-/// small constant times one gradient, and never forms `H`.
+/// gradient `g(x)` recorded by [`Tape::grad`], then the sweep's gradient of `g(x) . v`. It
+/// costs a small constant times one gradient, and never forms `H`.
 ///
 /// # Panics
 ///
@@ -40,11 +40,21 @@ pub fn hvp<T: Real>(x: &[T], v: &[T], f: impl for<'t> FnOnce(&[Var<'t, T>]) -> V
     let output = f(&vars);
     let gradient = tape.grad(output, &vars);
     let along = dot(&tape, &gradient, v);
-    tape.grad(along, &vars).iter().map(|h| h.value()).collect()
+    // The second derivative is only read, so the sweep's numbers do.
+    sweep_wrt_vars(&tape, along, &vars)
+}
+
+/// The sweep's gradient of `output` with respect to `vars`, or zeros where `output` depends
+/// on none (the gradient of a linear function is a constant).
+fn sweep_wrt_vars<'t, T: Real>(tape: &'t Tape<T>, output: Var<'t, T>, vars: &Vars<'t, T>) -> Vec<T> {
+    match tape.try_backward(output) {
+        Ok(grads) => grads.wrt_vars(vars).to_vec(),
+        Err(_) => vec![T::zero(); vars.len()],
+    }
 }
 
 /// The dense Hessian of `f` at `x`, `[n x n]` for `n = x.len()`: the gradient recorded once
-/// by [`Tape::grad`], then one more walk per column. For small inputs: it costs `n`
+/// by [`Tape::grad`], then one sweep per column. For small inputs: it costs `n`
 /// gradients.
 ///
 /// # Panics
@@ -67,9 +77,8 @@ pub fn hessian<T: Real>(x: &[T], f: impl for<'t> FnOnce(&[Var<'t, T>]) -> Var<'t
     let mut hessian = Tensor::zeros(crate::Shape::matrix(n, n));
     for (row, &g) in gradient.iter().enumerate() {
         // Row i is the gradient of g_i = H e_i, the i-th column as well (H is symmetric).
-        for (col, h) in tape.grad(g, &vars).iter().enumerate() {
-            hessian.data_mut()[row * n + col] = h.value();
-        }
+        let h = sweep_wrt_vars(&tape, g, &vars);
+        hessian.data_mut()[row * n..(row + 1) * n].copy_from_slice(&h);
     }
     hessian
 }
@@ -101,7 +110,10 @@ pub fn jvp<T: Real>(x: &[T], v: &[T], f: impl for<'t> FnOnce(&[Var<'t, T>]) -> V
     let u = tape.var(&Tensor::zeros(output.shape()));
     let transposed = tape.grad((output * u).sum(), &vars);
     let along = dot(&tape, &transposed, v);
-    let [jv] = &tape.grad(along, &[u])[..] else { unreachable!("one handle asked, one given") };
-    let jv = jv.values().to_vec();
+    let jv = match tape.try_backward(along) {
+        Ok(grads) => grads.wrt_slice(u).to_vec(),
+        // f is constant: J = 0.
+        Err(_) => vec![T::zero(); u.shape().numel()],
+    };
     (value, jv)
 }

@@ -554,3 +554,16 @@ fn zero_targets_and_a_zero_base_keep_the_first_order_convention_and_stay_finite(
     let second = tape.grad(db.sum(), &[a, b]);
     assert!(second.iter().all(|h| h.values().iter().all(|v| v.is_finite())));
 }
+
+#[test]
+fn helpers_on_a_linear_function_give_zero_curvature() {
+    fn linear<'t>(v: &[Var<'t, f64>]) -> Var<'t, f64> {
+        v[0] * 2.0 - v[1]
+    }
+    assert_eq!(wengert_tape::hvp(&[1.0, 2.0], &[1.0, 1.0], linear), vec![0.0, 0.0]);
+    assert_eq!(wengert_tape::hessian(&[1.0, 2.0], linear), Tensor::zeros(Shape::matrix(2, 2)));
+    fn constant<'t>(v: &[Var<'t, f64>]) -> Var<'t, f64> {
+        Var::stack(&[v[0].tape().constant(1.0), v[0].tape().constant(2.0)])
+    }
+    assert_eq!(wengert_tape::jvp(&[1.0], &[1.0], constant), (vec![1.0, 2.0], vec![0.0, 0.0]));
+}

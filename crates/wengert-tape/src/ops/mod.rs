@@ -519,11 +519,12 @@ impl<'t, T: Real> TapedContext<'t, T> {
         self.output.values().to_vec()
     }
 
-    /// A copy of the `len` numbers the op keeps after its value (its constants).
-    pub fn constants(&self, len: usize) -> Vec<T> {
+    /// A copy of the `len` numbers the op keeps after its value (its constants; at most two,
+    /// so no allocation on a scalar tape's walk).
+    pub fn constants(&self, len: usize) -> SmallVec<[T; 2]> {
         let recording = self.tape.recording.borrow();
         let start = self.node.value_offset + self.node.shape.numel();
-        recording.values[start..start + len].to_vec()
+        SmallVec::from_slice(&recording.values[start..start + len])
     }
 
     /// A copy of `len` indices the op keeps, from the start in its spare slot.

@@ -22,11 +22,16 @@
 //! assert!((grads.wrt_slice(b2)[0] + 0.0896169272249).abs() < 1e-12);
 //! ```
 //!
+//! [`Tape::grad`] records the gradient on the tape instead, as handles that can be
+//! differentiated again: [`hvp`], [`hessian`] and [`jvp`] are built on it.
+//!
 //! Gradient checking by central differences is in [`check`].
 
 pub mod anomaly;
 pub mod check;
 mod custom;
+mod grad;
+mod higher;
 pub mod inspect;
 mod kernels;
 mod operators;
@@ -43,6 +48,7 @@ mod vars;
 
 pub use anomaly::Anomaly;
 pub use custom::CustomOp;
+pub use higher::{hessian, hvp, jvp};
 pub use inspect::{ExplainedStep, Explanation, TapeStats};
 pub use kernels::{gemm_threads, set_gemm_threads};
 pub use pool::release_thread_arenas;
@@ -57,5 +63,7 @@ pub use vars::{gradient, Vars};
 /// The names most programs need: `use wengert_tape::prelude::*;`.
 pub mod prelude {
     pub use crate::check::{assert_gradients, check_gradients, GradCheck, Tolerance};
-    pub use crate::{gradient, Anomaly, BackwardError, CustomOp, Gradients, Real, Shape, Tape, Tensor, Var, Vars};
+    pub use crate::{
+        gradient, hessian, hvp, jvp, Anomaly, BackwardError, CustomOp, Gradients, Real, Shape, Tape, Tensor, Var, Vars,
+    };
 }

@@ -2,10 +2,11 @@
 //! dL/dz = dL/da (.) f'(z) (F1). Each op's descriptor, function and derivative side by side;
 //! each derivative reads the value its comment names.
 
+use super::unary::one_minus;
 use super::unary::record_unary;
-use super::{one_input_spec as spec, one_matrix, special, unary_family, Op};
+use super::{numeric_derivative, one_input_spec as spec, one_matrix, special, unary_family, Op, TapedContext};
 use crate::registry::{probe, Domain, Reads};
-use crate::{Real, Var};
+use crate::{Real, Tensor, Var};
 
 unary_family! {
     /// An activation function, elementwise.
@@ -131,6 +132,50 @@ pub(crate) fn stable_sigmoid<T: Real>(z: T) -> T {
 #[inline(always)]
 pub(crate) fn stable_softplus<T: Real>(z: T) -> T {
     z.max(T::zero()) + (-z.abs()).exp().ln_1p()
+}
+
+/// The taped rule of a node of this family: `dz = g (.) f'(z)`, `f'` written in `Var` ops.
+/// relu's and leaky_relu's derivatives are constant masks from the values (relu'' = 0, and
+/// leaky_relu's slope has derivative 0); elu's is a mask between 1 and `a + alpha`.
+pub(crate) fn taped<T: Real>(op: Activation, ctx: &mut TapedContext<'_, T>) {
+    if !ctx.wants(0) {
+        return;
+    }
+    let (g, z, a) = (ctx.upstream, ctx.input(0), ctx.output);
+    let half = T::lit(0.5);
+    let derivative = match op {
+        // s' = s (1 - s) (F2).
+        Activation::Sigmoid => a * one_minus(a),
+        // t' = 1 - t^2 (F3).
+        Activation::Tanh => one_minus(a * a),
+        Activation::Relu | Activation::LeakyRelu => ctx.constant(&numeric_derivative(op, ctx)),
+        Activation::Softplus => z.sigmoid(),
+        Activation::Elu => {
+            let alpha = ctx.constants(1)[0];
+            let zs = ctx.input_values(0);
+            let positive = Tensor::from_fn(z.shape(), |i| if zs[i] > T::zero() { T::one() } else { T::zero() });
+            Var::where_(&positive, ctx.constant(&Tensor::scalar(T::one())), a + alpha)
+        }
+        // Phi(z) + z phi(z), Phi(z) = (1 + erf(z / sqrt 2)) / 2, phi(z) = e^(-z^2/2) / sqrt(2 pi).
+        Activation::Gelu => {
+            let cdf = ((z * T::lit(std::f64::consts::FRAC_1_SQRT_2)).erf() + T::one()) * half;
+            let pdf = (z * z * -half).exp()
+                * T::lit(0.5 * std::f64::consts::FRAC_2_SQRT_PI * std::f64::consts::FRAC_1_SQRT_2);
+            cdf + z * pdf
+        }
+        // (1 + t)/2 + z/2 (1 - t^2) sqrt(2/pi) (1 + 3 c z^2), t = tanh(sqrt(2/pi) (z + c z^3)).
+        Activation::GeluTanh => {
+            let t = ((z + z.powi(3) * T::lit(GELU_C)) * T::lit(SQRT_2_OVER_PI)).tanh();
+            let du = (z * z * T::lit(3.0 * GELU_C) + T::one()) * T::lit(SQRT_2_OVER_PI);
+            (t + T::one()) * half + z * half * one_minus(t * t) * du
+        }
+        // s (1 + z (1 - s)).
+        Activation::Silu => {
+            let s = z.sigmoid();
+            s * (z * one_minus(s) + T::one())
+        }
+    };
+    ctx.send(0, g * derivative);
 }
 
 /// Records `op(z)` for an op of this family.

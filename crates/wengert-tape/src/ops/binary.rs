@@ -4,9 +4,9 @@
 //! against a column. An input broadcast along an axis gets the sum of its contributions along
 //! it. Each op's descriptor, function and partial derivatives side by side.
 
-use super::{binary_family, two_matrices, BackwardContext, Op};
+use super::{binary_family, reshaped, two_matrices, BackwardContext, Op, TapedContext};
 use crate::registry::{probe, Arity, Check, Domain, OpSpec, Reads};
-use crate::{Real, Shape, Var};
+use crate::{Real, Shape, Tensor, Var};
 
 /// A descriptor of this family: two inputs, adjoint from them.
 const fn spec(name: &'static str, reads: Reads, explain: &'static [&'static str], check: Check) -> OpSpec {
@@ -262,6 +262,83 @@ pub(crate) fn backward<T: Real>(op: Binary, ctx: &mut BackwardContext<'_, T>) {
         (None, Some(bo)) => op.backward_slice(&layout, values, upstream, (None, Some(&mut adjoints[bo..bo + b_len]))),
         (None, None) => {}
     }
+}
+
+/// The taped rule of a node of this family: `da = g (.) dy/da` and `db = g (.) dy/db`, the
+/// partials written in `Var` ops, each summed back to its input's shape
+/// ([`sum_to_shape`]). maximum's and minimum's partials are constant masks from the values
+/// (1, 0, or 1/2 each at a tie, as the first-order rule), so their second derivative is 0.
+pub(crate) fn taped<T: Real>(op: Binary, ctx: &mut TapedContext<'_, T>) {
+    let (g, a, b, y) = (ctx.upstream, ctx.input(0), ctx.input(1), ctx.output);
+    for k in 0..2 {
+        if !ctx.wants(k) {
+            continue;
+        }
+        let contribution = match (op, k) {
+            (Binary::Add, _) | (Binary::Sub, 0) => g,
+            (Binary::Sub, _) => -g,
+            (Binary::Mul, 0) => g * b,
+            (Binary::Mul, _) => g * a,
+            (Binary::Div, 0) => g / b,
+            // d(a / b)/db = -y / b.
+            (Binary::Div, _) => -(g * y / b),
+            (Binary::Pow, 0) => g * b * a.pow(b - T::one()),
+            // y log a, and 0 at a = 0 as the first-order rule: a is read as 1 there, so that
+            // log 0 enters neither the value nor its derivatives.
+            (Binary::Pow, _) => {
+                let values = ctx.input_values(0);
+                let a = if values.iter().any(|&v| v == T::zero()) {
+                    let nonzero =
+                        Tensor::from_fn(a.shape(), |i| if values[i] == T::zero() { T::zero() } else { T::one() });
+                    Var::where_(&nonzero, a, ctx.constant(&Tensor::scalar(T::one())))
+                } else {
+                    a
+                };
+                g * y * a.ln()
+            }
+            (Binary::Maximum | Binary::Minimum, _) => {
+                let masks = partial_masks(op, ctx);
+                g * ctx.constant(if k == 0 { &masks.0 } else { &masks.1 })
+            }
+            (Binary::Atan2, 0) => g * b / (a * a + b * b),
+            (Binary::Atan2, _) => -(g * a / (a * a + b * b)),
+        };
+        let shape = ctx.input(k).shape();
+        ctx.send(k, sum_to_shape(contribution, shape));
+    }
+}
+
+/// The partials `(dy/da, dy/db)` at every element of the output, from the values, as two
+/// constants (a piecewise-constant op's taped derivative).
+fn partial_masks<T: Real>(op: Binary, ctx: &TapedContext<'_, T>) -> (Tensor<T>, Tensor<T>) {
+    let (a, b) = (ctx.input_values(0), ctx.input_values(1));
+    let (layout, shape) = Broadcast::new(op.spec().name, ctx.input(0).shape(), ctx.input(1).shape());
+    let (mut da, mut db) = (Tensor::zeros(shape), Tensor::zeros(shape));
+    layout.forward(&a, &b, da.data_mut(), |x, z| op.partials(x, z, op.f(x, z)).0);
+    layout.forward(&a, &b, db.data_mut(), |x, z| op.partials(x, z, op.f(x, z)).1);
+    (da, db)
+}
+
+/// `v`, of a broadcast shape, summed along the axes along which `shape` was broadcast to it,
+/// and given `shape`: how a broadcast input collects its contributions.
+#[track_caller]
+pub(crate) fn sum_to_shape<'t, T: Real>(v: Var<'t, T>, shape: Shape) -> Var<'t, T> {
+    let from = v.shape();
+    if from == shape {
+        return v;
+    }
+    if shape.numel() == 1 {
+        return reshaped(v.sum(), shape);
+    }
+    let mut summed = v;
+    if shape.rows() == 1 && from.rows() > 1 {
+        summed = summed.sum_axis(0, true);
+    }
+    if shape.cols() == 1 && from.cols() > 1 {
+        let axis = if summed.shape().rank() == 2 { 1 } else { 0 };
+        summed = summed.sum_axis(axis, true);
+    }
+    reshaped(summed, shape)
 }
 
 /// Two disjoint ranges `(offset, len)` of `arena`, mutably, in the order asked.

@@ -1,6 +1,7 @@
 //! Layout ops: values moved, not computed. Transpose, reshape, row and column slices,
 //! concatenation, scalars stacked into a vector, one element picked out, rows of a table
-//! gathered (an embedding lookup), and an elementwise choice by a constant mask.
+//! gathered (an embedding lookup) and rows scattered back into a table (its adjoint), and an
+//! elementwise choice by a constant mask.
 //!
 //! Each rule adds `G`, or a piece of it, back where the forward took the values from: a
 //! slice's rule adds `G` into the sliced block, concat's hands each part its block, gather's
@@ -9,7 +10,8 @@
 //!
 //! Shapes are read as matrices: a vector `[n]` is one row, `[1 x n]`; a scalar is `[1 x 1]`.
 
-use super::{check_shapes, one_matrix, op_family, two_matrices, BackwardContext, Op};
+use super::binary::sum_to_shape;
+use super::{check_shapes, one_matrix, op_family, reshaped, two_matrices, BackwardContext, Op, TapedContext};
 use crate::registry::{probe, Arity, Domain, OpSpec, Reads};
 use crate::tape::value_of;
 use crate::{Real, Shape, Tensor, Var};
@@ -45,6 +47,11 @@ op_family! {
         /// Rows of a table by index; the indices are in the index arena.
         GatherRows => OpSpec::new("gather_rows", Arity::Fixed(1), Reads::Nothing, &["dT[i_k] = G[k] for every k"],
             probe!(|v| v[0].gather_rows(&probe_indices(v[0].shape())), shapes: one_matrix, domain: Domain::ANY)),
+        /// Rows added into the rows of a zero table by index (gather_rows' adjoint, and its
+        /// taped rule); the indices are in the index arena.
+        ScatterRows => OpSpec::new("scatter_rows", Arity::Fixed(1), Reads::Nothing, &["dX[k] = G[i_k] for every k"],
+            probe!(|v| v[0].scatter_rows(&probe_scatter(v[0].shape().rows()), v[0].shape().rows() + 1),
+                shapes: one_matrix, domain: Domain::ANY)),
         /// `mask != 0 ? a : b` elementwise; the inputs are `[mask, a, b]`, the mask a constant.
         Where => OpSpec::new("where", Arity::Variadic, Reads::Input,
             &["dmask: none (a constant)", "da = g (.) 1[mask != 0]", "db = g (.) 1[mask = 0]"],
@@ -65,6 +72,12 @@ fn probe_indices(table: Shape) -> Vec<usize> {
     vec![last, 0, last]
 }
 
+/// Where scatter_rows sends `rows` rows in the property suite, into a table of `rows + 1`:
+/// the last row and the first in turn, so that rows collide.
+fn probe_scatter(rows: usize) -> Vec<usize> {
+    (0..rows).map(|k| if k % 2 == 0 { rows } else { 0 }).collect()
+}
+
 /// A mask for the property suite over the broadcast of `a` and `b`: two of every three
 /// elements set.
 fn probe_mask<T: Real>(a: Shape, b: Shape) -> Tensor<T> {
@@ -82,6 +95,7 @@ pub(crate) fn backward<T: Real>(op: Layout, ctx: &mut BackwardContext<'_, T>) {
         Layout::Stack => stack_backward(ctx),
         Layout::Element => element_backward(ctx),
         Layout::GatherRows => gather_rows_backward(ctx),
+        Layout::ScatterRows => scatter_rows_backward(ctx),
         Layout::Where => where_backward(ctx),
     }
 }
@@ -217,6 +231,19 @@ fn gather_rows_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
     }
 }
 
+fn scatter_rows_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
+    let start = ctx.node.aux() as usize;
+    let (rows, cols) = (ctx.input_shape(0).rows(), ctx.node.shape.cols());
+    let indices = &ctx.indices[start..start + rows];
+    let g = ctx.upstream;
+    // Y[i_k] += X[k], so dX[k] += G[i_k].
+    if let Some(x_adjoint) = ctx.adjoint(0) {
+        for (&index, adjoint_row) in indices.iter().zip(x_adjoint.chunks_exact_mut(cols)) {
+            add_into(adjoint_row, &g[index * cols..(index + 1) * cols]);
+        }
+    }
+}
+
 /// The broadcast of shapes of rank <= 2 by numpy's rules (each dimension equal, or 1), as
 /// the binary ops broadcast, or `None`.
 fn broadcast_shape(shapes: &[Shape]) -> Option<Shape> {
@@ -263,6 +290,101 @@ fn where_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
             }
         }
     }
+}
+
+/// The taped rule of a node of this family: `G`, or pieces of it, moved back where the
+/// forward took them from, with layout ops (a slice's rule pads `G` with zero blocks by
+/// concat, concat's slices `G`, gather's scatters its rows back with scatter_rows, and the
+/// other way round).
+pub(crate) fn taped<T: Real>(op: Layout, ctx: &mut TapedContext<'_, T>) {
+    let g = ctx.upstream;
+    match op {
+        Layout::Transpose => send_if_wanted(ctx, 0, |_| g.t()),
+        Layout::Reshape => send_if_wanted(ctx, 0, |x| reshaped(g, x.shape())),
+        Layout::SliceRows | Layout::SliceCols => {
+            let range = ctx.indices(2);
+            send_if_wanted(ctx, 0, |x| padded(op, g, range[0]..range[1], x.shape()))
+        }
+        Layout::Concat => {
+            let axis = ctx.node.aux() as usize;
+            let mut offset = 0;
+            for k in 0..ctx.inputs.len() {
+                let part = ctx.input(k).shape();
+                let len = if axis == 0 { part.rows() } else { part.cols() };
+                let range = offset..offset + len;
+                offset += len;
+                if ctx.wants(k) {
+                    let block = if axis == 0 { g.slice_rows(range) } else { g.slice_cols(range) };
+                    ctx.send(k, reshaped(block, part));
+                }
+            }
+        }
+        Layout::Stack => {
+            for k in 0..ctx.inputs.len() {
+                send_if_wanted(ctx, k, |x| reshaped(g.element(k), x.shape()));
+            }
+        }
+        Layout::Element => {
+            let i = ctx.indices(1)[0];
+            send_if_wanted(ctx, 0, |x| {
+                let onehot = Tensor::from_fn(x.shape(), |p| if p == i { T::one() } else { T::zero() });
+                g * x.tape().constant(&onehot)
+            })
+        }
+        Layout::GatherRows => {
+            let indices = ctx.indices(ctx.node.shape.rows());
+            send_if_wanted(ctx, 0, |table| reshaped(g.scatter_rows(&indices, table.shape().rows()), table.shape()))
+        }
+        Layout::ScatterRows => {
+            let indices = ctx.indices(ctx.input(0).shape().rows());
+            send_if_wanted(ctx, 0, |_| g.gather_rows(&indices))
+        }
+        Layout::Where => {
+            let mask = ctx.input(0).to_tensor();
+            let zero = ctx.constant(&Tensor::scalar(T::zero()));
+            // g where the mask is set goes to a, elsewhere to b.
+            send_if_wanted(ctx, 1, |a| sum_to_shape(Var::where_(&mask, g, zero), a.shape()));
+            send_if_wanted(ctx, 2, |b| sum_to_shape(Var::where_(&mask, zero, g), b.shape()));
+        }
+    }
+}
+
+/// Sends `contribution(input k)` to input `k` if it needs one.
+fn send_if_wanted<'t, T: Real>(
+    ctx: &mut TapedContext<'t, T>,
+    k: usize,
+    contribution: impl FnOnce(Var<'t, T>) -> Var<'t, T>,
+) {
+    if ctx.wants(k) {
+        let dx = contribution(ctx.input(k));
+        ctx.send(k, dx);
+    }
+}
+
+/// `G` of a slice of `range` of an input of `shape`, padded with zero blocks back to `shape`.
+fn padded<'t, T: Real>(op: Layout, g: Var<'t, T>, range: Range<usize>, shape: Shape) -> Var<'t, T> {
+    let rows = op == Layout::SliceRows;
+    let len = if rows { shape.rows() } else { shape.cols() };
+    if range.start == 0 && range.end == len {
+        return reshaped(g, shape);
+    }
+    let zeros = |count: usize| {
+        let block = match (rows, shape.rank()) {
+            (true, _) => Shape::matrix(count, shape.cols()),
+            (false, 2) => Shape::matrix(shape.rows(), count),
+            (false, _) => Shape::vector(count),
+        };
+        g.tape().constant(&Tensor::zeros(block))
+    };
+    let mut parts = Vec::with_capacity(3);
+    if range.start > 0 {
+        parts.push(zeros(range.start));
+    }
+    parts.push(g);
+    if range.end < len {
+        parts.push(zeros(len - range.end));
+    }
+    reshaped(Var::concat(&parts, usize::from(!rows)), shape)
 }
 
 /// The shapes of `parts`, listed for a message: `[2 x 3], [4]`.
@@ -583,6 +705,46 @@ impl<'t, T: Real> Var<'t, T> {
         self.tape.record_with_aux(Op::Layout(Layout::GatherRows), [self], shape, 0, start, |[x], out| {
             for (&index, row) in indices.iter().zip(out.chunks_exact_mut(cols)) {
                 row.copy_from_slice(&x[index * cols..(index + 1) * cols]);
+            }
+        })
+    }
+
+    /// The rows of `self` (`[k x d]`) added into a `[rows x d]` table of zeros, row `k` into
+    /// row `indices[k]`: gather_rows' adjoint, so an index given twice collects both rows.
+    /// Backward: `dX[k] = G[i_k]` (a gather).
+    ///
+    /// # Panics
+    ///
+    /// If `self` is a scalar, `indices` does not hold one index per row, or an index is not
+    /// below `rows`.
+    ///
+    /// ```
+    /// use wengert_tape::{Tape, Tensor};
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.var(&Tensor::from_rows(&[[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]));
+    /// let table = x.scatter_rows(&[2, 0, 2], 3);
+    /// assert_eq!(table.to_tensor(), Tensor::from_rows(&[[3.0, 4.0], [0.0, 0.0], [6.0, 8.0]]));
+    /// // Each row of x lands once: d sum(table) / dx = 1 everywhere.
+    /// assert_eq!(tape.backward(table.sum()).wrt_slice(x), &[1.0; 6]);
+    /// ```
+    #[track_caller]
+    pub fn scatter_rows(self, indices: &[usize], rows: usize) -> Self {
+        let (op, shape) = ("scatter_rows", self.shape);
+        check_shapes(!shape.is_scalar(), op, || "the rows are a scalar []; they need rows to scatter".to_string());
+        check_shapes(indices.len() == shape.rows(), op, || {
+            format!("{} indices for rows {shape} (one index per row)", indices.len())
+        });
+        if let Some((k, &index)) = indices.iter().enumerate().find(|(_, &index)| index >= rows) {
+            check_shapes(false, op, || {
+                format!("index {index} at position {k} is out of range for a table of {rows} rows")
+            });
+        }
+        let cols = shape.cols();
+        let start = self.tape.push_indices(indices);
+        let out = Shape::matrix(rows, cols);
+        self.tape.record_with_aux(Op::Layout(Layout::ScatterRows), [self], out, 0, start, |[x], out| {
+            for (&index, row) in indices.iter().zip(x.chunks_exact(cols)) {
+                add_into(&mut out[index * cols..(index + 1) * cols], row);
             }
         })
     }

@@ -3,7 +3,8 @@
 //! matmul goes through `Real::gemm` (gemmkit); its backward reads the transposes
 //! `W^T` and `X^T` through strides, never through a transposed copy.
 
-use super::{check_shapes, op_family, BackwardContext, Op};
+use super::binary::sum_to_shape;
+use super::{check_shapes, op_family, reshaped, BackwardContext, Op, TapedContext};
 use crate::registry::{probe, Arity, Domain, Gradient, OpSpec, Reads};
 use crate::{Real, Shape, Var};
 
@@ -34,6 +35,35 @@ pub(crate) fn backward<T: Real>(op: Linear, ctx: &mut BackwardContext<'_, T>) {
     match op {
         Linear::MatMul => matmul_backward(ctx),
         Linear::AddBias => add_bias_backward(ctx),
+    }
+}
+
+/// The taped rule of a node of this family (F15): `dX = G W^T`, `dW = X^T G` with `t()` and
+/// `matmul` (a vector read as a row on the left, a column on the right, as the forward
+/// reads it); add_bias: `dX = G`, `db` = the column sums of `G`.
+pub(crate) fn taped<T: Real>(op: Linear, ctx: &mut TapedContext<'_, T>) {
+    let (g, a, b) = (ctx.upstream, ctx.input(0), ctx.input(1));
+    match op {
+        Linear::MatMul => {
+            let (m, k, n, _) = matmul_dims(a.shape(), b.shape());
+            let g = reshaped(g, Shape::matrix(m, n));
+            if ctx.wants(0) {
+                let b = reshaped(b, Shape::matrix(k, n));
+                ctx.send(0, reshaped(g.matmul(b.t()), a.shape()));
+            }
+            if ctx.wants(1) {
+                let a = reshaped(a, Shape::matrix(m, k));
+                ctx.send(1, reshaped(a.t().matmul(g), b.shape()));
+            }
+        }
+        Linear::AddBias => {
+            if ctx.wants(0) {
+                ctx.send(0, g);
+            }
+            if ctx.wants(1) {
+                ctx.send(1, sum_to_shape(g, b.shape()));
+            }
+        }
     }
 }
 

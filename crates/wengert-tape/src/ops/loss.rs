@@ -7,9 +7,9 @@
 
 use super::activation::stable_sigmoid;
 use super::softmax::softmax_row;
-use super::{check_shapes, op_family, two_matrices, BackwardContext, Op};
+use super::{check_shapes, op_family, two_matrices, BackwardContext, Op, TapedContext};
 use crate::registry::{probe, Arity, Check, Domain, OpSpec, Reads};
-use crate::{Real, Shape, Var};
+use crate::{Real, Shape, Tensor, Var};
 
 /// A descriptor of this family: adjoint from the inputs, `arity` of them.
 const fn spec(
@@ -128,6 +128,69 @@ fn mse_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
     }
     if let Some(t_adjoint) = ctx.adjoint(1) {
         add_scaled(t_adjoint, scale, |i| t[i] - p[i]);
+    }
+}
+
+/// The taped rule of a node of this family, from each loss's closed-form gradient written in
+/// `Var` ops; `g` is the scalar upstream, and the mean's 1/N is applied here, once.
+pub(crate) fn taped<T: Real>(op: Loss, ctx: &mut TapedContext<'_, T>) {
+    let (g, a) = (ctx.upstream, ctx.input(0));
+    let shape = a.shape();
+    let scale = |count: usize| g / T::lit(count as f64);
+    match op {
+        Loss::CrossEntropy => {
+            let (p, y) = (a, ctx.input(1));
+            let scale = scale(shape.rows());
+            if ctx.wants(0) {
+                // -y / p (F8), and 0 where the target is 0 (p read as 1 there, so that no
+                // 0/0 enters the recording, nor its derivatives), as the first-order rule.
+                let targets = ctx.input_values(1);
+                let p = if targets.iter().any(|&t| t == T::zero()) {
+                    let nonzero =
+                        Tensor::from_fn(shape, |i| if targets[i] == T::zero() { T::zero() } else { T::one() });
+                    Var::where_(&nonzero, p, ctx.constant(&Tensor::scalar(T::one())))
+                } else {
+                    p
+                };
+                ctx.send(0, -(y / p) * scale);
+            }
+            if ctx.wants(1) {
+                ctx.send(1, -p.ln() * scale);
+            }
+        }
+        Loss::SoftmaxCrossEntropy => {
+            if ctx.wants(0) {
+                // (softmax(z) - onehot(label)) / N (F11).
+                let labels = ctx.indices(shape.rows());
+                let cols = shape.cols();
+                let onehot =
+                    Tensor::from_fn(shape, |i| if labels[i / cols] == i % cols { T::one() } else { T::zero() });
+                let dz = (a.softmax() - ctx.constant(&onehot)) * scale(shape.rows());
+                ctx.send(0, dz);
+            }
+        }
+        Loss::BceWithLogits => {
+            let (z, y) = (a, ctx.input(1));
+            let scale = scale(shape.numel());
+            if ctx.wants(0) {
+                // (sigmoid(z) - y) / M (F10).
+                ctx.send(0, (z.sigmoid() - y) * scale);
+            }
+            if ctx.wants(1) {
+                ctx.send(1, -z * scale);
+            }
+        }
+        Loss::Mse => {
+            let (p, t) = (a, ctx.input(1));
+            // 2 (p - t) / M (F14), and its negative for the target.
+            let scale = scale(shape.numel()) * T::lit(2.0);
+            if ctx.wants(0) {
+                ctx.send(0, (p - t) * scale);
+            }
+            if ctx.wants(1) {
+                ctx.send(1, (t - p) * scale);
+            }
+        }
     }
 }
 

@@ -11,13 +11,18 @@
 //! | `softmax.rs` | softmax, log_softmax, logsumexp (row-wise); softmax, log_softmax along either axis | F6 |
 //! | `loss.rs` | cross_entropy, softmax_cross_entropy, bce_with_logits, mse | F7-F14 |
 //! | `reduce.rs` | sum, mean; along an axis: sum, mean, max, min (ties split evenly), logsumexp, var | F16 |
-//! | `layout.rs` | t, reshape, slice_rows, slice_cols, concat, stack, element, gather_rows, where | - |
+//! | `layout.rs` | t, reshape, slice_rows, slice_cols, concat, stack, element, gather_rows, scatter_rows, where | - |
 //!
 //! Adding an op to a family touches that family's file and its entry in
 //! `docs/derivations.md`, nothing else: the family's enum, its descriptor ([`OpSpec`]) and
 //! every `match` over it live in that file, and the compiler points at each arm to fill.
 //!
 //! A rule adds into its inputs' adjoints, never assigns: an input may feed other nodes too.
+//!
+//! Each family also has a *taped* rule (`taped`), the same vector-Jacobian product written
+//! with `Var` ops, so that [`crate::Tape::grad`] records the gradient on the tape, where it
+//! can be differentiated again. [`taped`] below matches every family; each family's own
+//! `taped` matches every op of it, so a new op without a taped rule does not compile.
 
 pub(crate) mod activation;
 pub(crate) mod binary;
@@ -33,13 +38,14 @@ pub(crate) mod unary;
 use crate::custom::CustomOp;
 use crate::registry::{Arity, Check, OpSpec, Reads};
 use crate::tape::{Node, NO_ADJOINT};
-use crate::{Real, Shape};
+use crate::{Real, Shape, Tape, Tensor, Var};
 pub(crate) use activation::Activation;
 pub(crate) use binary::Binary;
 pub(crate) use layout::Layout;
 pub(crate) use linear::Linear;
 pub(crate) use loss::Loss;
 pub(crate) use reduce::Reduce;
+use smallvec::SmallVec;
 pub(crate) use softmax::Rowwise;
 pub(crate) use source::Source;
 use std::rc::Rc;
@@ -444,4 +450,133 @@ pub(crate) fn one_matrix(m: usize, n: usize) -> Vec<Shape> {
 /// Input shapes for the property suite: two `[m x n]` matrices.
 pub(crate) fn two_matrices(m: usize, n: usize) -> Vec<Shape> {
     vec![Shape::matrix(m, n), Shape::matrix(m, n)]
+}
+
+/// What a taped rule sees of one node during [`Tape::grad`]'s walk: the node (a copy, so that
+/// no borrow of the recording is held while the rule records), handles to its inputs and to
+/// itself, the adjoint it received as a handle, and the contributions it sends back.
+pub(crate) struct TapedContext<'t, T> {
+    pub tape: &'t Tape<T>,
+    pub node: Node,
+    /// The node itself, as a handle (rules that read the output read it through this).
+    pub output: Var<'t, T>,
+    /// dL/d(this node), recorded on the tape.
+    pub upstream: Var<'t, T>,
+    /// The node's inputs, as handles.
+    pub inputs: SmallVec<[Var<'t, T>; 3]>,
+    /// Which inputs lead to a handle the gradient is taken with respect to.
+    wanted: SmallVec<[bool; 3]>,
+    /// What the rule sends to each input, summed when it sends twice.
+    pub contributions: SmallVec<[Option<Var<'t, T>>; 3]>,
+}
+
+impl<'t, T: Real> TapedContext<'t, T> {
+    /// The context of node `index`, whose adjoint is `upstream`; `wanted(i)` says whether
+    /// node `i` needs a contribution.
+    pub(crate) fn new(tape: &'t Tape<T>, index: usize, upstream: Var<'t, T>, wanted: impl Fn(usize) -> bool) -> Self {
+        let recording = tape.recording.borrow();
+        let node = recording.nodes[index];
+        let inputs: SmallVec<[Var<'t, T>; 3]> = node
+            .inputs(&recording.extra_inputs)
+            .iter()
+            .map(|&i| Var { tape, index: i as usize, shape: recording.nodes[i as usize].shape })
+            .collect();
+        let wanted = inputs.iter().map(|v| wanted(v.index)).collect();
+        let contributions = inputs.iter().map(|_| None).collect();
+        let output = Var { tape, index, shape: node.shape };
+        TapedContext { tape, node, output, upstream, inputs, wanted, contributions }
+    }
+
+    /// Input `k`'s handle.
+    #[inline]
+    pub fn input(&self, k: usize) -> Var<'t, T> {
+        self.inputs[k]
+    }
+
+    /// True if input `k` needs a contribution (rules skip recording the others).
+    #[inline]
+    pub fn wants(&self, k: usize) -> bool {
+        self.wanted[k]
+    }
+
+    /// Adds `contribution` to what input `k` receives.
+    #[track_caller]
+    pub fn send(&mut self, k: usize, contribution: Var<'t, T>) {
+        debug_assert_eq!(contribution.shape(), self.inputs[k].shape(), "{}: input {k}", self.node.op.name());
+        self.contributions[k] = Some(match self.contributions[k] {
+            Some(sum) => sum + contribution,
+            None => contribution,
+        });
+    }
+
+    /// A copy of input `k`'s values (for a constant mask of a piecewise-constant derivative).
+    pub fn input_values(&self, k: usize) -> Vec<T> {
+        self.inputs[k].values().to_vec()
+    }
+
+    /// A copy of the node's own values.
+    pub fn output_values(&self) -> Vec<T> {
+        self.output.values().to_vec()
+    }
+
+    /// A copy of the `len` numbers the op keeps after its value (its constants; at most two,
+    /// so no allocation on a scalar tape's walk).
+    pub fn constants(&self, len: usize) -> SmallVec<[T; 2]> {
+        let recording = self.tape.recording.borrow();
+        let start = self.node.value_offset + self.node.shape.numel();
+        SmallVec::from_slice(&recording.values[start..start + len])
+    }
+
+    /// A copy of `len` indices the op keeps, from the start in its spare slot.
+    pub fn indices(&self, len: usize) -> Vec<usize> {
+        let start = self.node.aux() as usize;
+        self.tape.recording.borrow().indices[start..start + len].to_vec()
+    }
+
+    /// A constant on the tape.
+    pub fn constant(&self, tensor: &Tensor<T>) -> Var<'t, T> {
+        self.tape.constant(tensor)
+    }
+}
+
+/// Runs the taped rule of one node: one arm per family, each family's `taped` holding its
+/// ops' rules. Leaves send nothing; a custom op has no taped rule.
+#[track_caller]
+pub(crate) fn taped<T: Real>(ctx: &mut TapedContext<'_, T>) {
+    match ctx.node.op {
+        Op::Source(_) => {}
+        Op::Custom => {
+            let name = ctx.output.op_name();
+            panic!(
+                "grad: the custom op {name} has no taped rule (its CustomOp::vjp computes numbers, not handles); \
+                 higher-order derivatives need a differentiable rule: write the op with Var ops instead"
+            )
+        }
+        Op::Unary(op) => unary::taped(op, ctx),
+        Op::Activation(op) => activation::taped(op, ctx),
+        Op::Binary(op) => binary::taped(op, ctx),
+        Op::Linear(op) => linear::taped(op, ctx),
+        Op::Rowwise(op) => softmax::taped(op, ctx),
+        Op::Loss(op) => loss::taped(op, ctx),
+        Op::Reduce(op) => reduce::taped(op, ctx),
+        Op::Layout(op) => layout::taped(op, ctx),
+    }
+}
+
+/// `derivative`, a constant computed elementwise from the values of input `x` and of the
+/// output `y` by the op's own numeric derivative: the taped form of a piecewise-constant
+/// derivative (relu, abs, clamp, ...), whose own derivative is then 0.
+pub(crate) fn numeric_derivative<T: Real, R: UnaryRule>(rule: R, ctx: &TapedContext<'_, T>) -> Tensor<T> {
+    let (x, y, k) = (ctx.input_values(0), ctx.output_values(), ctx.constants(rule.constants()));
+    let data = x.iter().zip(&y).map(|(&xi, &yi)| rule.df(xi, yi, |i| k[i])).collect();
+    Tensor::new(ctx.node.shape, data)
+}
+
+/// `v` in `shape` (same number of elements), recording a reshape only if the shape differs.
+pub(crate) fn reshaped<'t, T: Real>(v: Var<'t, T>, shape: Shape) -> Var<'t, T> {
+    if v.shape() == shape {
+        v
+    } else {
+        v.reshape(shape)
+    }
 }

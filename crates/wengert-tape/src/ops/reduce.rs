@@ -8,7 +8,7 @@
 //! An axis reduction keeps its axis in bit 0 of the node's spare slot and `keepdim` in bit 1;
 //! the variance keeps its correction as a constant after its value.
 
-use super::{check_shapes, one_input_spec as spec, one_matrix, op_family, BackwardContext, Op};
+use super::{check_shapes, one_input_spec as spec, one_matrix, op_family, reshaped, BackwardContext, Op, TapedContext};
 use crate::registry::{probe, Domain, Reads};
 use crate::{Real, Shape, Tensor, Var};
 
@@ -226,6 +226,56 @@ fn var_axis_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
     let means: Vec<T> = (0..lanes.count).map(|i| lane_mean(x, lanes, i)).collect();
     let two = T::lit(2.0);
     add_along_lanes(lanes, g, x_adjoint, |i, p| two * (x[p] - means[i]) / divisor);
+}
+
+/// `v` broadcast to `shape` (a scalar, or a reduced lane kept as a lane of one), as
+/// `0 + v`: exact, and differentiable (its taped rule sums back).
+fn expand<'t, T: Real>(v: Var<'t, T>, shape: Shape) -> Var<'t, T> {
+    if v.shape() == shape {
+        return v;
+    }
+    v.tape().constant(&Tensor::zeros(shape)) + v
+}
+
+/// The taped rule of a node of this family: the upstream broadcast back along what was
+/// reduced (F16), times the lane's local derivative. max's and min's derivative is a
+/// constant mask from the values (1/ties at the lane's extremum), so their second derivative
+/// is 0.
+pub(crate) fn taped<T: Real>(op: Reduce, ctx: &mut TapedContext<'_, T>) {
+    if !ctx.wants(0) {
+        return;
+    }
+    let (g, x) = (ctx.upstream, ctx.input(0));
+    let shape = x.shape();
+    let axis = (ctx.node.aux() & 1) as usize;
+    // The upstream of an axis reduction as a lane of one, which broadcasts back over x.
+    let lane_g = || reshaped(g, reduced_shape(op.spec().name, shape, axis, true));
+    let lanes = Lanes::of(shape, axis);
+    let dx = match op {
+        Reduce::Sum => expand(g, shape),
+        Reduce::Mean => expand(g / T::lit(shape.numel() as f64), shape),
+        Reduce::SumAxis => expand(lane_g(), shape),
+        Reduce::MeanAxis => expand(lane_g() / T::lit(lanes.len as f64), shape),
+        Reduce::MaxAxis | Reduce::MinAxis => {
+            let (xs, ys) = (ctx.input_values(0), ctx.output_values());
+            let mut mask = Tensor::zeros(shape);
+            for (i, &extremum) in ys.iter().enumerate().take(lanes.count) {
+                let ties = lanes.lane(i).filter(|&p| xs[p] == extremum).count();
+                for p in lanes.lane(i).filter(|&p| xs[p] == extremum) {
+                    mask.data_mut()[p] = T::lit(ties as f64).recip();
+                }
+            }
+            lane_g() * ctx.constant(&mask)
+        }
+        // g softmax(x) along the lane.
+        Reduce::LogSumExpAxis => lane_g() * x.softmax_axis(axis),
+        // 2 g (x - mean) / (n - c).
+        Reduce::VarAxis => {
+            let divisor = T::lit(lanes.len as f64) - ctx.constants(1)[0];
+            (x - x.mean_axis(axis, true)) * lane_g() * (T::lit(2.0) / divisor)
+        }
+    };
+    ctx.send(0, dx);
 }
 
 impl<'t, T: Real> Var<'t, T> {

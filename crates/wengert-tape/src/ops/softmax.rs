@@ -7,7 +7,7 @@
 //! stays as it is; a matrix's `softmax_axis(0)` records the column op.
 
 use super::reduce::{reduced_shape, Lanes};
-use super::{one_matrix, op_family, BackwardContext, Op};
+use super::{one_matrix, op_family, reshaped, BackwardContext, Op, TapedContext};
 use crate::registry::{probe, Arity, Check, Domain, OpSpec, Reads};
 use crate::{Real, Shape, Var};
 
@@ -162,6 +162,37 @@ fn log_softmax_columns_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
             z_adjoint[p] = z_adjoint[p] + g[p] - y[p].exp() * g_sum;
         }
     }
+}
+
+/// The sum of each lane of `v`, kept as a lane of one (`[m x 1]` along rows, `[1 x n]` down
+/// columns), so that it broadcasts back over `v`. A vector is one row; a scalar is its own sum.
+fn lane_sums<'t, T: Real>(v: Var<'t, T>, down_columns: bool) -> Var<'t, T> {
+    match v.shape().rank() {
+        0 => v,
+        1 => v.sum_axis(0, true),
+        _ => v.sum_axis(usize::from(!down_columns), true),
+    }
+}
+
+/// The taped rule of a node of this family, per row (per column for the `_axis` ops on a
+/// matrix): softmax `dz = y (.) (g - sum(g (.) y))` (F6); log_softmax `dz = g - e^y sum(g)`;
+/// logsumexp `dz = g softmax(z)`.
+pub(crate) fn taped<T: Real>(op: Rowwise, ctx: &mut TapedContext<'_, T>) {
+    if !ctx.wants(0) {
+        return;
+    }
+    let (g, z, y) = (ctx.upstream, ctx.input(0), ctx.output);
+    let down_columns = matches!(op, Rowwise::SoftmaxAxis | Rowwise::LogSoftmaxAxis);
+    let dz = match op {
+        Rowwise::Softmax | Rowwise::SoftmaxAxis => y * (g - lane_sums(g * y, down_columns)),
+        Rowwise::LogSoftmax | Rowwise::LogSoftmaxAxis => g - y.exp() * lane_sums(g, down_columns),
+        Rowwise::LogSumExp => {
+            // One number per row: as a column `[m x 1]`, it multiplies its row.
+            let rows = if z.shape().rank() == 2 { Shape::matrix(z.shape().rows(), 1) } else { g.shape() };
+            reshaped(g, rows) * z.softmax()
+        }
+    };
+    ctx.send(0, dz);
 }
 
 impl<'t, T: Real> Var<'t, T> {

@@ -2,7 +2,7 @@
 //! plain number on either side of `+ - * /` (recorded as one node each, the number kept in the
 //! value arena after the value). Each op's descriptor, function and derivative side by side.
 
-use super::{one_matrix, special, unary_family, Op, UnaryRule};
+use super::{numeric_derivative, one_matrix, special, unary_family, Op, TapedContext, UnaryRule};
 use crate::registry::{probe, Arity, Domain, OpSpec, Reads};
 use crate::tape::Node;
 use crate::{Real, Var};
@@ -281,6 +281,52 @@ fn send<T: Real>(contribution: T, input: u32, nodes: &[Node], adjoints: &mut [T]
         *adjoint = *adjoint + contribution;
         reached[input as usize] = true;
     }
+}
+
+/// `1 - v`, one node (a plain number on the left needs a concrete type; this is generic).
+#[track_caller]
+pub(crate) fn one_minus<'t, T: Real>(v: Var<'t, T>) -> Var<'t, T> {
+    unary(Unary::ScalarSub, &[T::one()], v)
+}
+
+/// The taped rule of a node of this family: `dx = g (.) f'(x)`, with `f'` written in `Var`
+/// ops so that it can be differentiated again. A piecewise-constant derivative (abs, clamp)
+/// is a constant mask from the values, so its own derivative is 0 (abs'' = 0, clamp'' = 0).
+pub(crate) fn taped<T: Real>(op: Unary, ctx: &mut TapedContext<'_, T>) {
+    if !ctx.wants(0) {
+        return;
+    }
+    let (g, x, y) = (ctx.upstream, ctx.input(0), ctx.output);
+    let k = ctx.constants(op.constants());
+    let dx = match op {
+        Unary::Neg | Unary::ScalarSub => -g,
+        Unary::Exp => g * y,
+        Unary::Ln => g / x,
+        Unary::Sqrt => g / (y * T::lit(2.0)),
+        Unary::Abs | Unary::Clamp => g * ctx.constant(&numeric_derivative(op, ctx)),
+        Unary::Sin => g * x.cos(),
+        Unary::Cos => -(g * x.sin()),
+        Unary::Tan => g * (y * y + T::one()),
+        Unary::Asinh => g / (x * x + T::one()).sqrt(),
+        Unary::Atan => g / (x * x + T::one()),
+        Unary::Log1p => g / (x + T::one()),
+        Unary::Expm1 => g * (y + T::one()),
+        Unary::Erf => g * (-(x * x)).exp() * T::lit(special::TWO_OVER_SQRT_PI),
+        // (x^n)' = n x^(n-1); 0 for n = 0.
+        Unary::Powi => match exponent(k[0]) {
+            0 => g * T::zero(),
+            1 => g,
+            n => g * x.powi(n - 1) * k[0],
+        },
+        Unary::Powf if k[0] == T::zero() => g * T::zero(),
+        Unary::Powf => g * x.powf(k[0] - T::one()) * k[0],
+        Unary::AddScalar => g,
+        Unary::MulScalar => g * k[0],
+        Unary::DivScalar => g / k[0],
+        // d(c / x) = -y / x.
+        Unary::ScalarDiv => -(g * y / x),
+    };
+    ctx.send(0, dx);
 }
 
 impl<'t, T: Real> Var<'t, T> {

@@ -1,6 +1,10 @@
-//! Three GEMM crates (matrixmultiply, gemm, and gemmkit, the engine's) on the products of an
-//! MLP train step: forward `A W`, weight gradient `A^T G` (A read transposed through strides)
-//! and input gradient `G W^T` (W read transposed), in f32 on one thread.
+//! Three GEMM crates (matrixmultiply, gemm, and gemmkit, the engine's default) and the engine's
+//! own `Real::gemm` (gemmkit, or the system OpenBLAS or BLIS with the `openblas` or `blis`
+//! feature; `wengert_tape::gemm_backend` names it) on the products of an MLP train step:
+//! forward `A W`, weight gradient `A^T G` (A read transposed through strides) and input
+//! gradient `G W^T` (W read transposed), in f32 on one thread.
+
+use wengert_tape::Real;
 
 use crate::mlp::widths;
 use crate::stats::{Samples, Summary};
@@ -104,23 +108,60 @@ fn with_gemmkit(workspace: &mut gemmkit::Workspace, p: &Product, a: &[f32], b: &
     );
 }
 
-/// Times the three crates on `p`, interleaved; returns (matrixmultiply, gemm, gemmkit) in ms
-/// per product and the largest difference between their results.
-pub fn race(p: &Product, warmup: usize, steps: usize) -> (Summary, Summary, Summary, f32) {
+fn with_engine(p: &Product, a: &[f32], b: &[f32], c: &mut [f32]) {
+    f32::gemm(
+        p.m,
+        p.k,
+        p.n,
+        1.0,
+        (a, p.a_strides.0, p.a_strides.1),
+        (b, p.b_strides.0, p.b_strides.1),
+        0.0,
+        (c, p.n, 1),
+    );
+}
+
+/// One product's times, ms per product.
+pub struct Times {
+    pub matrixmultiply: Summary,
+    pub gemm: Summary,
+    pub gemmkit: Summary,
+    /// `Real::gemm`, on the back-end the build has.
+    pub engine: Summary,
+    /// The largest difference between any two of the four results.
+    pub difference: f32,
+}
+
+/// Times the three crates and `Real::gemm` on `p`, interleaved. `Real::gemm` runs with the
+/// engine's thread setting, which the caller sets to 1 for a one-thread race.
+pub fn race(p: &Product, warmup: usize, steps: usize) -> Times {
     let a: Vec<f32> = (0..p.m * p.k).map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5).collect();
     let b: Vec<f32> = (0..p.k * p.n).map(|i| ((i * 104_729) % 1000) as f32 / 1000.0 - 0.5).collect();
-    let (mut c1, mut c2, mut c3) = (vec![0.0; p.m * p.n], vec![0.0; p.m * p.n], vec![0.0; p.m * p.n]);
-    let (mut first, mut second, mut third) = (Samples::default(), Samples::default(), Samples::default());
+    let (mut c1, mut c2, mut c3, mut c4) =
+        (vec![0.0; p.m * p.n], vec![0.0; p.m * p.n], vec![0.0; p.m * p.n], vec![0.0; p.m * p.n]);
+    let (mut first, mut second, mut third, mut fourth) =
+        (Samples::default(), Samples::default(), Samples::default(), Samples::default());
     let mut workspace = gemmkit::Workspace::new();
     for step in 0..warmup + steps {
         let timed = step >= warmup;
         first.time(timed, || with_matrixmultiply(p, &a, &b, &mut c1));
         second.time(timed, || with_gemm(p, &a, &b, &mut c2));
         third.time(timed, || with_gemmkit(&mut workspace, p, &a, &b, &mut c3));
+        fourth.time(timed, || with_engine(p, &a, &b, &mut c4));
     }
-    let difference =
-        c1.iter().zip(&c2).zip(&c3).fold(0.0_f32, |m, ((x, y), z)| m.max((x - y).abs()).max((x - z).abs()));
-    (first.summary(), second.summary(), third.summary(), difference)
+    let difference = c1
+        .iter()
+        .zip(&c2)
+        .zip(&c3)
+        .zip(&c4)
+        .fold(0.0_f32, |m, (((x, y), z), w)| m.max((x - y).abs()).max((x - z).abs()).max((x - w).abs()));
+    Times {
+        matrixmultiply: first.summary(),
+        gemm: second.summary(),
+        gemmkit: third.summary(),
+        engine: fourth.summary(),
+        difference,
+    }
 }
 
 #[cfg(test)]
@@ -130,7 +171,7 @@ mod tests {
     #[test]
     fn the_crates_compute_the_same_products_transposes_included() {
         for p in products("S") {
-            let (_, _, _, difference) = race(&p, 0, 1);
+            let difference = race(&p, 0, 1).difference;
             assert!(difference < 1e-4, "{}: results differ by {difference}", p.name);
         }
     }

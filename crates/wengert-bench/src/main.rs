@@ -155,40 +155,49 @@ fn main() -> ExitCode {
 ///
 /// A scalar contender whose gradient differs from the hand-written one, found before timing.
 fn run(args: &Args) -> Result<(), Mismatch> {
-    // The tape and the hand-written step both multiply through `Real::gemm`, which reads this.
-    wengert_tape::set_gemm_threads(args.threads as usize);
     println!(
-        "wengert-bench: threads {}, warm-up {}, timed steps {} (implementations interleaved); times in ms per step",
-        args.threads, args.warmup, args.steps
+        "wengert-bench: GEMM back-end {}, threads {}, warm-up {}, timed steps {} (implementations interleaved); times in ms per step",
+        wengert_tape::gemm_backend(),
+        args.threads,
+        args.warmup,
+        args.steps
     );
     if args.only.contains(&Workload::Gemm) {
+        wengert_tape::set_gemm_threads(1);
         println!(
-            "\nGEMM crates on one thread, ms per product (median of {} after {} warm-up):",
-            args.steps, args.warmup
+            "\nGEMM crates on one thread, ms per product (median of {} after {} warm-up); Real::gemm runs on {}:",
+            args.steps,
+            args.warmup,
+            wengert_tape::gemm_backend()
         );
         println!(
-            "{:<34} {:>6} {:>6} {:>6} {:>14} {:>10} {:>10} {:>8} {:>8}",
-            "product", "m", "k", "n", "matrixmultiply", "gemm", "gemmkit", "mm/gemm", "mm/kit"
+            "{:<34} {:>6} {:>6} {:>6} {:>14} {:>10} {:>10} {:>10} {:>8} {:>8} {:>8}",
+            "product", "m", "k", "n", "matrixmultiply", "gemm", "gemmkit", "Real::gemm", "mm/gemm", "mm/kit", "mm/Real"
         );
         for size in [Size::S, Size::M, Size::L].into_iter().filter(|s| args.size.contains(s)) {
             for p in gemm_race::products(&format!("{size:?}")) {
-                let (mm, gemm, kit, _) = gemm_race::race(&p, args.warmup, args.steps as usize);
+                let t = gemm_race::race(&p, args.warmup, args.steps as usize);
+                let mm = t.matrixmultiply.median;
                 println!(
-                    "{:<34} {:>6} {:>6} {:>6} {:>14.4} {:>10.4} {:>10.4} {:>8.3} {:>8.3}",
+                    "{:<34} {:>6} {:>6} {:>6} {:>14.4} {:>10.4} {:>10.4} {:>10.4} {:>8.3} {:>8.3} {:>8.3}",
                     p.name,
                     p.m,
                     p.k,
                     p.n,
-                    mm.median,
-                    gemm.median,
-                    kit.median,
-                    mm.median / gemm.median,
-                    mm.median / kit.median
+                    mm,
+                    t.gemm.median,
+                    t.gemmkit.median,
+                    t.engine.median,
+                    mm / t.gemm.median,
+                    mm / t.gemmkit.median,
+                    mm / t.engine.median
                 );
             }
         }
         println!();
     }
+    // The tape and the hand-written step both multiply through `Real::gemm`, which reads this.
+    wengert_tape::set_gemm_threads(args.threads as usize);
     if args.only.iter().any(|w| *w != Workload::Gemm) {
         println!(
             "{:<34} {:>10} {:>10} {:>10} {:>10} {:>10} {:>7} {:>9} {:>9}  loss first -> last",

@@ -1,9 +1,47 @@
 //! The engine's matrix multiply: `C <- alpha A B + beta C` on strided matrices through
-//! `gemmkit`, and the process-wide setting of how many threads a product may use. `matmul`'s
-//! forward and backward come here through [`crate::Real::gemm`].
+//! `gemmkit`, or a system CBLAS with the `openblas` or `blis` feature (`blas.rs`), and the
+//! process-wide setting of how many threads a product may use. `matmul`'s forward and backward
+//! come here through [`crate::Real::gemm`].
 
 use gemmkit::{GemmScalar, MatMut, MatRef, Parallelism};
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The element types the GEMM takes: gemmkit's, and with a CBLAS back-end also CBLAS's.
+#[cfg(not(any(feature = "openblas", feature = "blis")))]
+pub(crate) trait Element: GemmScalar {}
+#[cfg(not(any(feature = "openblas", feature = "blis")))]
+impl<T: GemmScalar> Element for T {}
+#[cfg(any(feature = "openblas", feature = "blis"))]
+pub(crate) trait Element: GemmScalar + crate::blas::Cblas {}
+#[cfg(any(feature = "openblas", feature = "blis"))]
+impl<T: GemmScalar + crate::blas::Cblas> Element for T {}
+
+/// The GEMM that [`crate::Real::gemm`] hands products to: `"gemmkit"` in the default build,
+/// `"openblas"` or `"blis"` with the feature of that name (the system library, through CBLAS).
+///
+/// With a CBLAS back-end, a product whose operands CBLAS cannot read as stored (neither row
+/// stride nor column stride 1, a stride of 0 along a dimension longer than 1, or a size past
+/// `i32`) is still made by gemmkit; `matmul`'s forward and backward products never are.
+///
+/// # Examples
+///
+/// ```
+/// let expected = if cfg!(feature = "openblas") {
+///     "openblas"
+/// } else if cfg!(feature = "blis") {
+///     "blis"
+/// } else {
+///     "gemmkit"
+/// };
+/// assert_eq!(wengert_tape::gemm_backend(), expected);
+/// ```
+pub fn gemm_backend() -> &'static str {
+    #[cfg(any(feature = "openblas", feature = "blis"))]
+    let name = crate::blas::NAME;
+    #[cfg(not(any(feature = "openblas", feature = "blis")))]
+    let name = "gemmkit";
+    name
+}
 
 /// The largest index a strided `rows x cols` matrix touches, plus one (0 when it is empty).
 ///
@@ -49,6 +87,12 @@ static GEMM_THREADS: AtomicUsize = AtomicUsize::new(DEFAULT_GEMM_THREADS);
 /// Without the `threading` feature of `wengert-tape` the setting is recorded but every product
 /// runs on the calling thread. With it, only a setting of 1 makes a steady-state train step
 /// free of heap allocations: handing work to rayon's pool allocates now and then.
+///
+/// With a CBLAS back-end ([`gemm_backend`]), the library runs the products on its own threads:
+/// before a product, a changed setting is handed to it (`openblas_set_num_threads`,
+/// `bli_thread_set_num_threads`), `n >= 1` as `n` threads and `0` as one thread, so the
+/// library never starts threads of its own beside rayon's unasked. This overrides its
+/// environment variables (`OPENBLAS_NUM_THREADS`, `BLIS_NUM_THREADS`, `OMP_NUM_THREADS`).
 ///
 /// # Examples
 ///
@@ -120,7 +164,7 @@ fn run_product(_: Parallelism, _: usize, product: impl FnOnce()) {
 ///
 /// If a stride or size would reach outside its slice.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn gemm<T: GemmScalar>(
+pub(crate) fn gemm<T: Element>(
     m: usize,
     k: usize,
     n: usize,
@@ -146,6 +190,11 @@ pub(crate) fn gemm<T: GemmScalar>(
         c.len()
     );
     if m == 0 || n == 0 {
+        return;
+    }
+    // The asserts above are what `blas::gemm` relies on to hand raw pointers to the library.
+    #[cfg(any(feature = "openblas", feature = "blis"))]
+    if crate::blas::gemm(m, k, n, alpha, (a, rsa, csa), (b, rsb, csb), beta, (&mut *c, rsc, csc)) {
         return;
     }
     // gemmkit packs A and B into its thread-local workspace, which grows to the
@@ -249,7 +298,15 @@ mod tests {
             let want: f64 = (0..k).map(|p| a[p * m + i] * b[p * n + j]).sum();
             assert!((serial[i * n + j] - want).abs() < 1e-9, "C[{i}, {j}] = {}, want {want}", serial[i * n + j]);
         }
-        assert_eq!(two, serial);
-        assert_eq!(automatic, serial);
+        if cfg!(any(feature = "openblas", feature = "blis")) {
+            // A CBLAS library may block a split product differently: equal up to rounding.
+            for (threads, c) in [(2, &two), (0, &automatic)] {
+                let worst = c.iter().zip(&serial).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
+                assert!(worst < 1e-12, "{threads} threads: differs from one thread by {worst}");
+            }
+        } else {
+            assert_eq!(two, serial);
+            assert_eq!(automatic, serial);
+        }
     }
 }

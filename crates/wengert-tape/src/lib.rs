@@ -28,6 +28,8 @@
 //! Gradient checking by central differences is in [`check`].
 
 pub mod anomaly;
+#[cfg(any(feature = "openblas", feature = "blis"))]
+mod blas;
 pub mod check;
 mod custom;
 mod grad;
@@ -50,7 +52,7 @@ pub use anomaly::Anomaly;
 pub use custom::CustomOp;
 pub use higher::{hessian, hvp, jvp};
 pub use inspect::{ExplainedStep, Explanation, TapeStats};
-pub use kernels::{gemm_threads, set_gemm_threads};
+pub use kernels::{gemm_backend, gemm_threads, set_gemm_threads};
 pub use pool::release_thread_arenas;
 pub use real::Real;
 pub use shape::Shape;

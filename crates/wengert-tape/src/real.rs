@@ -30,7 +30,8 @@ pub trait Real: Float + Default + Debug + Display + LowerExp + Send + Sync + 'st
     /// `x` converted from an `f64` literal (rounded to the nearest `Self`).
     fn lit(x: f64) -> Self;
 
-    /// `C <- alpha * A B + beta * C` for general strided matrices, through `gemmkit`.
+    /// `C <- alpha * A B + beta * C` for general strided matrices, through `gemmkit` (or the
+    /// system CBLAS that [`crate::gemm_backend`] names, with the `openblas` or `blis` feature).
     ///
     /// A is `m x k` with row stride `rsa` and column stride `csa`, B is `k x n`, C is `m x n`.
     /// Strides let the caller read a transpose without copying it.

@@ -8,6 +8,9 @@
 //! so that every output element gets its own upstream, and every input also feeds a later
 //! `0.5 sum(x)`, so that a rule that assigns instead of adding fails.
 
+mod probing;
+
+use probing::{case, value_in, weights};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use wengert_tape::check::{check_gradients, Tolerance};
@@ -19,59 +22,6 @@ use wengert_tape::{Real, Shape, Tape, Tensor, Var};
 const CASES: u32 = 128;
 /// Cases per op in f32.
 const F32_CASES: u32 = 32;
-
-/// The shapes of a broadcasting op's second input tried against `[m x n]`, and on the other
-/// side the same: a scalar, a row as `[n]` and as `[1 x n]`, a column `[m x 1]`, and `[m x n]`.
-fn broadcast_partners(m: usize, n: usize) -> Vec<Shape> {
-    vec![Shape::scalar(), Shape::vector(n), Shape::matrix(1, n), Shape::matrix(m, 1), Shape::matrix(m, n)]
-}
-
-/// One case: the inputs' shapes for random sides (for a broadcasting op, one of its pairings,
-/// the smaller shape on either side), the lattice positions of their values, and a seed for
-/// the contraction weights.
-fn case(probe: Probe) -> impl Strategy<Value = (Vec<Shape>, Vec<u32>, u64)> {
-    (1..=5usize, 1..=5usize, 0..5usize, any::<bool>(), any::<u64>()).prop_flat_map(
-        move |(m, n, partner, swap, seed)| {
-            let mut shapes = (probe.shapes)(m, n);
-            if probe.broadcasts {
-                shapes[1] = broadcast_partners(m, n)[partner];
-                if swap {
-                    shapes.swap(0, 1);
-                }
-            }
-            let count: usize = shapes.iter().map(|s| s.numel()).sum();
-            (Just(shapes), proptest::collection::vec(any::<u32>(), count), Just(seed))
-        },
-    )
-}
-
-/// A value of `domain` for input `input` from a random `draw`: uniform over `lo..hi`, moved off
-/// any kink; with `apart`, on a lattice of step `2 margin` shifted by `margin` per input, so
-/// that two inputs never come within `margin` of each other.
-fn value_in(domain: &Domain, input: usize, draw: u32) -> f64 {
-    let unit = f64::from(draw) / f64::from(u32::MAX);
-    if domain.apart {
-        let step = 2.0 * domain.margin;
-        let slots = ((domain.hi - domain.lo) / step).floor() - 1.0;
-        return domain.lo + (unit * slots).floor() * step + input as f64 * domain.margin;
-    }
-    let mut x = domain.lo + unit * (domain.hi - domain.lo);
-    for &kink in domain.kinks {
-        if (x - kink).abs() < domain.margin {
-            x = kink + if x >= kink { domain.margin } else { -domain.margin };
-        }
-    }
-    x
-}
-
-/// Fixed weights that differ per element (`|w|` in `0.5..2`, signs mixed), from `seed`.
-fn weights<T: Real>(shape: Shape, seed: u64) -> Tensor<T> {
-    Tensor::from_fn(shape, |i| {
-        let h = (seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        let magnitude = 0.5 + 1.5 * ((h >> 11) as f64 / (1u64 << 53) as f64);
-        T::lit(if h & 1 == 0 { magnitude } else { -magnitude })
-    })
-}
 
 /// The inputs of a case, and the check of `apply` on them.
 fn agrees<T: Real>(
@@ -118,7 +68,7 @@ fn check_every_op<T: Real>(cases: u32, apply: impl Fn(&Probe) -> for<'t> fn(&[Va
         };
         let mut runner = TestRunner::new(Config { cases, failure_persistence: None, ..Config::default() });
         let f = apply(&probe);
-        if let Err(failure) = runner.run(&case(probe), |case| agrees(spec.name, &probe.domain, f, &case)) {
+        if let Err(failure) = runner.run(&case(probe, 5), |case| agrees(spec.name, &probe.domain, f, &case)) {
             panic!("{}: {failure}", spec.name);
         }
         checked += 1;

@@ -7,70 +7,19 @@
 //! A probed op's function is `f(x) = sum(op(x) (.) W) + 0.5 sum(x)` with weights `W` that differ
 //! per element, so that every output element gets its own upstream.
 
+mod probing;
+
+use probing::{case, value_in, weights};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
-use wengert_tape::registry::{self, Check, Domain, Probe};
+use wengert_tape::registry::{self, Check, Probe};
 use wengert_tape::{CustomOp, Shape, Tape, Tensor, Var};
 
 /// Cases per op: each records two tapes with their second-order walks and sweeps two more.
 const CASES: u32 = 24;
-/// The central-difference step along the direction v.
+/// The central-difference step along the direction v: at most `2 STEP` per element, far
+/// inside every domain's margin from its kinks (values drawn by `probing::value_in`).
 const STEP: f64 = 1e-5;
-
-/// The shapes of a broadcasting op's second input tried against `[m x n]` (tests/registry.rs).
-fn broadcast_partners(m: usize, n: usize) -> Vec<Shape> {
-    vec![Shape::scalar(), Shape::vector(n), Shape::matrix(1, n), Shape::matrix(m, 1), Shape::matrix(m, n)]
-}
-
-/// One case: the inputs' shapes, the lattice positions of their values, and a seed for the
-/// weights and the direction (tests/registry.rs).
-fn case(probe: Probe) -> impl Strategy<Value = (Vec<Shape>, Vec<u32>, u64)> {
-    (1..=4usize, 1..=4usize, 0..5usize, any::<bool>(), any::<u64>()).prop_flat_map(
-        move |(m, n, partner, swap, seed)| {
-            let mut shapes = (probe.shapes)(m, n);
-            if probe.broadcasts {
-                shapes[1] = broadcast_partners(m, n)[partner];
-                if swap {
-                    shapes.swap(0, 1);
-                }
-            }
-            let count: usize = shapes.iter().map(|s| s.numel()).sum();
-            (Just(shapes), proptest::collection::vec(any::<u32>(), count), Just(seed))
-        },
-    )
-}
-
-/// A value of `domain` for input `input` from a random `draw` (tests/registry.rs): off the
-/// kinks by the domain's margin, and inputs apart where it asks. The step along v (at most
-/// `2 STEP`) stays far inside the margin.
-fn value_in(domain: &Domain, input: usize, draw: u32) -> f64 {
-    let unit = f64::from(draw) / f64::from(u32::MAX);
-    if domain.apart {
-        let step = 2.0 * domain.margin;
-        let slots = ((domain.hi - domain.lo) / step).floor() - 1.0;
-        return domain.lo + (unit * slots).floor() * step + input as f64 * domain.margin;
-    }
-    let mut x = domain.lo + unit * (domain.hi - domain.lo);
-    for &kink in domain.kinks {
-        if (x - kink).abs() < domain.margin {
-            x = kink + if x >= kink { domain.margin } else { -domain.margin };
-        }
-    }
-    x
-}
-
-/// Fixed numbers that differ per element (`|w|` in `0.5..2`, signs mixed), from `seed`.
-fn weights(shape: Shape, seed: u64) -> Tensor<f64> {
-    Tensor::from_fn(shape, |i| {
-        let h = (seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        let magnitude = 0.5 + 1.5 * ((h >> 11) as f64 / (1u64 << 53) as f64);
-        if h & 1 == 0 {
-            magnitude
-        } else {
-            -magnitude
-        }
-    })
-}
 
 type Apply = for<'t> fn(&[Var<'t, f64>]) -> Var<'t, f64>;
 
@@ -155,7 +104,7 @@ fn every_probed_op_has_first_and_second_derivatives_on_the_tape() {
     for spec in registry::all() {
         let Check::Probe(probe) = spec.check else { continue };
         let mut runner = TestRunner::new(Config { cases: CASES, failure_persistence: None, ..Config::default() });
-        if let Err(failure) = runner.run(&case(probe), |case| agrees(spec.name, &probe, &case)) {
+        if let Err(failure) = runner.run(&case(probe, 4), |case| agrees(spec.name, &probe, &case)) {
             panic!("{}: {failure}", spec.name);
         }
         covered.push(spec.name);

@@ -30,11 +30,13 @@
 pub mod anomaly;
 #[cfg(any(feature = "openblas", feature = "blis"))]
 mod blas;
+mod broadcast;
 pub mod check;
 mod custom;
 mod grad;
 mod higher;
 pub mod inspect;
+mod interned;
 mod kernels;
 mod operators;
 mod ops;
@@ -53,9 +55,10 @@ pub use custom::CustomOp;
 pub use higher::{hessian, hvp, jvp};
 pub use inspect::{ExplainedStep, Explanation, TapeStats};
 pub use kernels::{gemm_backend, gemm_threads, set_gemm_threads};
+pub use ops::conv::Size2;
 pub use pool::release_thread_arenas;
 pub use real::Real;
-pub use shape::Shape;
+pub use shape::{Dims, Shape};
 pub use sweep::{BackwardError, Gradients};
 pub use tape::{Leaf, Tape};
 pub use tensor::Tensor;

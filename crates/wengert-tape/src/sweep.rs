@@ -261,9 +261,21 @@ impl<T: Real> Tape<T> {
             if !ops::scalar_backward(node, (nodes, values), &mut adjoints, reached) {
                 let inputs = node.inputs(extra_inputs);
                 let (lower_adjoints, own) = adjoints.split_at_mut(node.adjoint_offset);
-                let upstream = &own[..node.shape.numel()];
-                let mut context =
-                    BackwardContext { nodes, values, indices, custom_ops, node, inputs, upstream, lower_adjoints };
+                // Past the node's own adjoint: the workspace a rule reserved (conv2d's), and above
+                // it the adjoints of later nodes, which no rule touches.
+                let (upstream, workspace) = own.split_at_mut(node.shape.numel());
+                let upstream = &*upstream;
+                let mut context = BackwardContext {
+                    nodes,
+                    values,
+                    indices,
+                    custom_ops,
+                    node,
+                    inputs,
+                    upstream,
+                    lower_adjoints,
+                    workspace,
+                };
                 ops::backward(&mut context);
                 for &input in inputs {
                     if nodes[input as usize].requires_grad() {

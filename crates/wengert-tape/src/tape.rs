@@ -365,6 +365,18 @@ impl<T: Real> Tape<T> {
         self.record_with_aux(op, inputs, shape, scratch, 0, forward)
     }
 
+    /// Gives `node`, the node just recorded, `len` more adjoint elements right after its own,
+    /// if it has an adjoint: a workspace its backward rule writes into (as
+    /// `BackwardContext::workspace`), so that the sweep allocates nothing for it. The adjoint
+    /// arena is reused from step to step like the others.
+    pub(crate) fn reserve_workspace(&self, node: Var<'_, T>, len: usize) {
+        let mut recording = self.recording_mut();
+        debug_assert_eq!(node.index + 1, recording.nodes.len(), "only the last node can grow its adjoint");
+        if recording.nodes[node.index].requires_grad() {
+            recording.adjoint_len += len;
+        }
+    }
+
     /// [`Tape::record`] for an op that keeps a number of its own in the node's spare slot.
     #[track_caller]
     #[inline(always)]

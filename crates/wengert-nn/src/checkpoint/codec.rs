@@ -91,7 +91,9 @@ impl<T: Real> Checkpoint<T> {
         let mut encoded: Vec<(&str, Dtype, Vec<usize>, Vec<u8>)> = self
             .tensors
             .iter()
-            .map(|(name, tensor)| (name.as_str(), dtype_of::<T>(), tensor.shape().dims(), encode(tensor.data())))
+            .map(|(name, tensor)| {
+                (name.as_str(), dtype_of::<T>(), tensor.shape().dims().to_vec(), encode(tensor.data()))
+            })
             .collect();
         for (name, &count) in &self.counters {
             let count = i64::try_from(count).map_err(|_| CheckpointError::Format {
@@ -118,7 +120,7 @@ impl<T: Real> Checkpoint<T> {
     /// JSON or is cut off, offsets or sizes that disagree with the data, a dimension over
     /// 32 bits); `DtypeMismatch` if a tensor is neither of type `T` nor an `I64`/`U64`
     /// scalar (a counter); `BadCounter` for a negative `I64` counter; `BadRank` if a tensor
-    /// has more than two dimensions. The first offending tensor in name order is reported.
+    /// has more than `Shape::MAX_RANK` dimensions. The first offending tensor in name order is reported.
     ///
     /// # Examples
     ///
@@ -183,6 +185,16 @@ fn decode_tensors<T: Real>(header: &Metadata, data: &[u8], path: &Path) -> Resul
                 fit(rows, Shape::MAX_ROWS, &name).map_err(format_error)?,
                 fit(cols, Shape::MAX_COLS, &name).map_err(format_error)?,
             ),
+            ref dims if dims.len() <= Shape::MAX_RANK => {
+                let numel = dims.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+                if numel.is_none_or(|n| n > Shape::MAX_NUMEL_EXTENDED) {
+                    let most = Shape::MAX_NUMEL_EXTENDED;
+                    return Err(format_error(format!(
+                        "tensor `{name}`: dimensions {dims:?} hold more than {most} elements"
+                    )));
+                }
+                Shape::new(dims)
+            }
             _ => return Err(CheckpointError::BadRank { path: path.to_path_buf(), name, dims: info.shape.clone() }),
         };
         let (start, end) = info.data_offsets;

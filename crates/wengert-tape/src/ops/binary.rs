@@ -5,6 +5,7 @@
 //! it. Each op's descriptor, function and partial derivatives side by side.
 
 use super::{binary_family, reshaped, two_matrices, BackwardContext, Op, TapedContext};
+use crate::broadcast::{broadcast_shape, positions};
 use crate::registry::{probe, Arity, Check, Domain, OpSpec, Reads};
 use crate::{Real, Shape, Tensor, Var};
 
@@ -100,28 +101,10 @@ binary_family! {
     }
 }
 
-/// The broadcast of two shapes of rank <= 2 (numpy's rules: each pair of dimensions equal,
-/// or one of them 1), or `None`.
-fn broadcast_shape(a: Shape, b: Shape) -> Option<Shape> {
-    let join = |x: usize, y: usize| {
-        if x == y || y == 1 {
-            Some(x)
-        } else if x == 1 {
-            Some(y)
-        } else {
-            None
-        }
-    };
-    let (rows, cols) = (join(a.rows(), b.rows())?, join(a.cols(), b.cols())?);
-    Some(match a.rank().max(b.rank()) {
-        0 => Shape::scalar(),
-        1 => Shape::vector(cols),
-        _ => Shape::matrix(rows, cols),
-    })
-}
-
-/// Where each element of the output `[rows x cols]` reads its two inputs: input k's element
-/// `i * strides.0 + j * strides.1`, a stride 0 along an axis the input is broadcast along.
+/// Where each element of the output reads its two inputs. Up to rank 2, output element
+/// `(i, j)` of `[rows x cols]` reads input k's element `i * strides.0 + j * strides.1`, a
+/// stride 0 along an axis the input is broadcast along; at higher ranks, through
+/// [`positions`].
 pub(crate) struct Broadcast {
     rows: usize,
     cols: usize,
@@ -129,6 +112,8 @@ pub(crate) struct Broadcast {
     b: (usize, usize),
     /// Both inputs have the output's shape: a plain elementwise loop.
     same: bool,
+    /// The inputs' and the output's shapes when the output has rank 3 or more.
+    general: Option<([Shape; 2], Shape)>,
 }
 
 impl Broadcast {
@@ -139,15 +124,21 @@ impl Broadcast {
     /// If the shapes do not broadcast, naming the op and both shapes.
     #[track_caller]
     fn new(op: &str, a: Shape, b: Shape) -> (Broadcast, Shape) {
-        let Some(shape) = broadcast_shape(a, b) else {
+        let Some(shape) = broadcast_shape(&[a, b]) else {
             panic!("{op}: shapes {a} and {b} do not broadcast (each dimension must be equal, or 1 on one side)")
         };
+        let same = a.numel() == shape.numel() && b.numel() == shape.numel();
+        if shape.rank() > 2 {
+            let general = Some(([a, b], shape));
+            return (Broadcast { rows: 0, cols: 0, a: (0, 0), b: (0, 0), same, general }, shape);
+        }
         let strides = |s: Shape| {
             let row = if s.rows() == shape.rows() && shape.rows() > 1 { s.cols() } else { 0 };
             (row, usize::from(s.cols() == shape.cols() && shape.cols() > 1))
         };
-        let same = a.numel() == shape.numel() && b.numel() == shape.numel();
-        (Broadcast { rows: shape.rows(), cols: shape.cols(), a: strides(a), b: strides(b), same }, shape)
+        let layout =
+            Broadcast { rows: shape.rows(), cols: shape.cols(), a: strides(a), b: strides(b), same, general: None };
+        (layout, shape)
     }
 
     #[inline(always)]
@@ -161,6 +152,12 @@ impl Broadcast {
         if self.same {
             for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
                 *o = f(x, y);
+            }
+            return;
+        }
+        if let Some((inputs, shape)) = self.general {
+            for (o, [ia, ib]) in out.iter_mut().zip(positions(inputs, shape)) {
+                *o = f(a[ia], b[ib]);
             }
             return;
         }
@@ -196,6 +193,18 @@ impl Broadcast {
             return;
         }
         let (mut a_adjoint, mut b_adjoint) = (a_adjoint, b_adjoint);
+        if let Some((inputs, shape)) = self.general {
+            for (k, [ia, ib]) in positions(inputs, shape).enumerate() {
+                let (da, db) = partials(a[ia], b[ib], y[k]);
+                if let Some(adjoint) = a_adjoint.as_deref_mut() {
+                    adjoint[ia] = adjoint[ia] + upstream[k] * da;
+                }
+                if let Some(adjoint) = b_adjoint.as_deref_mut() {
+                    adjoint[ib] = adjoint[ib] + upstream[k] * db;
+                }
+            }
+            return;
+        }
         for i in 0..self.rows {
             for j in 0..self.cols {
                 let k = i * self.cols + j;
@@ -330,13 +339,16 @@ pub(crate) fn sum_to_shape<'t, T: Real>(v: Var<'t, T>, shape: Shape) -> Var<'t, 
     if shape.numel() == 1 {
         return reshaped(v.sum(), shape);
     }
+    // Sum (keeping the axis) along every axis `shape`, aligned at its last dimension, has
+    // as 1 (or lacks) where `v` has more.
+    let (from_dims, dims) = (from.dims(), shape.dims());
+    let missing = from_dims.len() - dims.len();
     let mut summed = v;
-    if shape.rows() == 1 && from.rows() > 1 {
-        summed = summed.sum_axis(0, true);
-    }
-    if shape.cols() == 1 && from.cols() > 1 {
-        let axis = if summed.shape().rank() == 2 { 1 } else { 0 };
-        summed = summed.sum_axis(axis, true);
+    for (axis, &size) in from_dims.iter().enumerate() {
+        let target = if axis < missing { 1 } else { dims[axis - missing] };
+        if target == 1 && size > 1 {
+            summed = summed.sum_axis(axis, true);
+        }
     }
     reshaped(summed, shape)
 }

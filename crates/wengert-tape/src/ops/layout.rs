@@ -9,9 +9,13 @@
 //! None reads a value except `where`, which reads its mask.
 //!
 //! Shapes are read as matrices: a vector `[n]` is one row, `[1 x n]`; a scalar is `[1 x 1]`.
+//! Reshape, element and where take any rank; the others matrices (or less), and say so.
 
 use super::binary::sum_to_shape;
-use super::{check_shapes, one_matrix, op_family, reshaped, two_matrices, BackwardContext, Op, TapedContext};
+use super::{
+    check_matrix_rank, check_shapes, one_matrix, op_family, reshaped, two_matrices, BackwardContext, Op, TapedContext,
+};
+use crate::broadcast::{broadcast_shape, positions};
 use crate::registry::{probe, Arity, Domain, OpSpec, Reads};
 use crate::tape::value_of;
 use crate::{Real, Shape, Tensor, Var};
@@ -244,38 +248,6 @@ fn scatter_rows_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
     }
 }
 
-/// The broadcast of shapes of rank <= 2 by numpy's rules (each dimension equal, or 1), as
-/// the binary ops broadcast, or `None`.
-fn broadcast_shape(shapes: &[Shape]) -> Option<Shape> {
-    let join = |x: usize, y: usize| match (x, y) {
-        _ if x == y || y == 1 => Some(x),
-        (1, _) => Some(y),
-        _ => None,
-    };
-    let (mut rows, mut cols, mut rank) = (1, 1, 0);
-    for s in shapes {
-        (rows, cols, rank) = (join(rows, s.rows())?, join(cols, s.cols())?, rank.max(s.rank()));
-    }
-    Some(match rank {
-        0 => Shape::scalar(),
-        1 => Shape::vector(cols),
-        _ => Shape::matrix(rows, cols),
-    })
-}
-
-/// Where element `(i, j)` of a broadcast output `out` reads an input of shape `s`:
-/// `i * strides.0 + j * strides.1`, stride 0 along an axis `s` is broadcast along.
-fn strides(s: Shape, out: Shape) -> (usize, usize) {
-    let row = if s.rows() == out.rows() && out.rows() > 1 { s.cols() } else { 0 };
-    (row, usize::from(s.cols() == out.cols() && out.cols() > 1))
-}
-
-/// For each element of the output `out`, row-major: where the mask, `a` and `b` read it.
-fn where_positions(shapes: [Shape; 3], out: Shape) -> impl Iterator<Item = [usize; 3]> {
-    let s = shapes.map(|shape| strides(shape, out));
-    (0..out.rows()).flat_map(move |i| (0..out.cols()).map(move |j| s.map(|(r, c)| i * r + j * c)))
-}
-
 fn where_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
     let shapes = [ctx.input_shape(0), ctx.input_shape(1), ctx.input_shape(2)];
     let (mask, out, g) = (ctx.input(0), ctx.node.shape, ctx.upstream);
@@ -283,7 +255,7 @@ fn where_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
     // broadcast); one input at a time, so that `where_(m, x, x)` collects both.
     for (k, set) in [(1, true), (2, false)] {
         if let Some(adjoint) = ctx.adjoint(k) {
-            for (&gi, at) in g.iter().zip(where_positions(shapes, out)) {
+            for (&gi, at) in g.iter().zip(positions(shapes, out)) {
                 if (mask[at[0]] != T::zero()) == set {
                     adjoint[at[k]] = adjoint[at[k]] + gi;
                 }
@@ -425,6 +397,7 @@ impl<'t, T: Real> Var<'t, T> {
     #[track_caller]
     pub fn t(self) -> Self {
         let shape = self.shape;
+        check_matrix_rank("t", shape, "permute the axes of a higher rank");
         if shape.rank() < 2 {
             return self;
         }
@@ -480,6 +453,7 @@ impl<'t, T: Real> Var<'t, T> {
     #[track_caller]
     pub fn slice_rows(self, range: Range<usize>) -> Self {
         let shape = self.shape;
+        check_matrix_rank("slice_rows", shape, "reshape to a matrix first");
         check_range("slice_rows", "rows", &range, shape.rows(), shape);
         let out = if shape.rank() == 2 { Shape::matrix(range.len(), shape.cols()) } else { shape };
         self.slice(Layout::SliceRows, range, out)
@@ -506,6 +480,7 @@ impl<'t, T: Real> Var<'t, T> {
     #[track_caller]
     pub fn slice_cols(self, range: Range<usize>) -> Self {
         let shape = self.shape;
+        check_matrix_rank("slice_cols", shape, "reshape to a matrix first");
         check_range("slice_cols", "columns", &range, shape.cols(), shape);
         let out = if shape.rank() == 2 { Shape::matrix(shape.rows(), range.len()) } else { Shape::vector(range.len()) };
         self.slice(Layout::SliceCols, range, out)
@@ -551,6 +526,7 @@ impl<'t, T: Real> Var<'t, T> {
     pub fn concat(parts: &[Var<'t, T>], axis: usize) -> Var<'t, T> {
         let op = "concat";
         check_shapes(!parts.is_empty(), op, || "no parts to join (the list is empty)".to_string());
+        parts.iter().for_each(|p| check_matrix_rank(op, p.shape(), "reshape the parts to matrices first"));
         check_shapes(axis <= 1, op, || {
             format!("axis {axis} is neither 0 (rows) nor 1 (columns); parts {}", list(parts))
         });
@@ -692,6 +668,7 @@ impl<'t, T: Real> Var<'t, T> {
     #[track_caller]
     pub fn gather_rows(self, indices: &[usize]) -> Self {
         let (op, table) = ("gather_rows", self.shape);
+        check_matrix_rank(op, table, "reshape the table to a matrix first");
         check_shapes(!table.is_scalar(), op, || "the table is a scalar []; it needs rows to gather".to_string());
         check_shapes(!indices.is_empty(), op, || format!("no indices to gather from the table {table}"));
         if let Some((k, &index)) = indices.iter().enumerate().find(|(_, &index)| index >= table.rows()) {
@@ -730,6 +707,7 @@ impl<'t, T: Real> Var<'t, T> {
     #[track_caller]
     pub fn scatter_rows(self, indices: &[usize], rows: usize) -> Self {
         let (op, shape) = ("scatter_rows", self.shape);
+        check_matrix_rank(op, shape, "reshape the rows to a matrix first");
         check_shapes(!shape.is_scalar(), op, || "the rows are a scalar []; they need rows to scatter".to_string());
         check_shapes(indices.len() == shape.rows(), op, || {
             format!("{} indices for rows {shape} (one index per row)", indices.len())
@@ -782,7 +760,7 @@ impl<'t, T: Real> Var<'t, T> {
         let mask = a.tape.constant(mask);
         a.tape.record_node(Op::Layout(Layout::Where), &[mask, a, b], shape, 0, 0, |nodes, before, out| {
             let [m, x, y] = [mask, a, b].map(|v| value_of(nodes, before, v.index as u32));
-            for (o, at) in out.iter_mut().zip(where_positions(shapes, shape)) {
+            for (o, at) in out.iter_mut().zip(positions(shapes, shape)) {
                 *o = if m[at[0]] != T::zero() { x[at[1]] } else { y[at[2]] };
             }
         })

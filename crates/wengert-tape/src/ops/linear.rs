@@ -4,7 +4,7 @@
 //! `W^T` and `X^T` through strides, never through a transposed copy.
 
 use super::binary::sum_to_shape;
-use super::{check_shapes, op_family, reshaped, BackwardContext, Op, TapedContext};
+use super::{check_matrix_rank, check_shapes, op_family, reshaped, BackwardContext, Op, TapedContext};
 use crate::registry::{probe, Arity, Domain, Gradient, OpSpec, Reads};
 use crate::{Real, Shape, Var};
 
@@ -71,6 +71,8 @@ pub(crate) fn taped<T: Real>(op: Linear, ctx: &mut TapedContext<'_, T>) {
 /// vector on the right as one column, and the shape of the product.
 #[track_caller]
 fn matmul_dims(a: Shape, b: Shape) -> (usize, usize, usize, Shape) {
+    check_matrix_rank("matmul", a, "reshape to a matrix first");
+    check_matrix_rank("matmul", b, "reshape to a matrix first");
     check_shapes(!a.is_scalar() && !b.is_scalar(), "matmul", || {
         format!("{a} x {b}: a scalar has no matrix product (use `*`)")
     });

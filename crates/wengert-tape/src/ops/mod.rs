@@ -12,6 +12,8 @@
 //! | `loss.rs` | cross_entropy, softmax_cross_entropy, bce_with_logits, mse | F7-F14 |
 //! | `reduce.rs` | sum, mean; along an axis: sum, mean, max, min (ties split evenly), logsumexp, var | F16 |
 //! | `layout.rs` | t, reshape, slice_rows, slice_cols, concat, stack, element, gather_rows, scatter_rows, where | - |
+//! | `axes.rs` | permute (and flatten, a reshape) | - |
+//! | `conv.rs` | conv2d, max_pool2d, avg_pool2d (NCHW, through im2col and the GEMM) | - |
 //!
 //! Adding an op to a family touches that family's file and its entry in
 //! `docs/derivations.md`, nothing else: the family's enum, its descriptor ([`OpSpec`]) and
@@ -25,7 +27,9 @@
 //! `taped` matches every op of it, so a new op without a taped rule does not compile.
 
 pub(crate) mod activation;
+pub(crate) mod axes;
 pub(crate) mod binary;
+pub(crate) mod conv;
 pub(crate) mod layout;
 pub(crate) mod linear;
 pub(crate) mod loss;
@@ -40,7 +44,9 @@ use crate::registry::{Arity, Check, OpSpec, Reads};
 use crate::tape::{Node, NO_ADJOINT};
 use crate::{Real, Shape, Tape, Tensor, Var};
 pub(crate) use activation::Activation;
+pub(crate) use axes::Axes;
 pub(crate) use binary::Binary;
+pub(crate) use conv::Spatial;
 pub(crate) use layout::Layout;
 pub(crate) use linear::Linear;
 pub(crate) use loss::Loss;
@@ -65,6 +71,8 @@ pub(crate) enum Op {
     Loss(Loss),
     Reduce(Reduce),
     Layout(Layout),
+    Axes(Axes),
+    Spatial(Spatial),
     /// A user's op: its index among the tape's custom ops is the node's spare slot.
     Custom,
 }
@@ -83,6 +91,8 @@ impl Op {
             Op::Loss(op) => op.spec(),
             Op::Reduce(op) => op.spec(),
             Op::Layout(op) => op.spec(),
+            Op::Axes(op) => op.spec(),
+            Op::Spatial(op) => op.spec(),
             Op::Custom => &crate::custom::SPEC,
         }
     }
@@ -98,6 +108,8 @@ impl Op {
             .chain(Loss::ALL.iter().map(|&op| Op::Loss(op)))
             .chain(Reduce::ALL.iter().map(|&op| Op::Reduce(op)))
             .chain(Layout::ALL.iter().map(|&op| Op::Layout(op)))
+            .chain(Axes::ALL.iter().map(|&op| Op::Axes(op)))
+            .chain(Spatial::ALL.iter().map(|&op| Op::Spatial(op)))
             .chain(std::iter::once(Op::Custom))
     }
 
@@ -333,6 +345,10 @@ pub(crate) struct BackwardContext<'a, T> {
     pub upstream: &'a [T],
     /// The adjoint arena below this node's adjoint: every input's adjoint lives there.
     pub lower_adjoints: &'a mut [T],
+    /// The adjoint arena past this node's adjoint. Its first elements are the node's own
+    /// workspace when the op reserved one ([`Tape::reserve_workspace`]); the rest belongs
+    /// to later nodes and must not be touched.
+    pub workspace: &'a mut [T],
 }
 
 impl<'a, T: Real> BackwardContext<'a, T> {
@@ -402,6 +418,8 @@ pub(crate) fn backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
         Op::Loss(op) => loss::backward(op, ctx),
         Op::Reduce(op) => reduce::backward(op, ctx),
         Op::Layout(op) => layout::backward(op, ctx),
+        Op::Axes(op) => axes::backward(op, ctx),
+        Op::Spatial(op) => conv::backward(op, ctx),
     }
 }
 
@@ -427,6 +445,15 @@ pub(crate) fn check_shapes(ok: bool, op: &str, message: impl FnOnce() -> String)
     if !ok {
         panic!("{op}: {}", message());
     }
+}
+
+/// Panics unless `shape` has rank 2 or less, for an op defined on scalars, vectors and
+/// matrices only, naming the op, the shape and what to use instead.
+#[track_caller]
+pub(crate) fn check_matrix_rank(op: &str, shape: Shape, instead: &str) {
+    check_shapes(shape.rank() <= 2, op, || {
+        format!("{shape} has rank {}; {op} takes scalars, vectors and matrices ({instead})", shape.rank())
+    });
 }
 
 /// The descriptor of an op of one input (an activation, a reduction): adjoint from its input,
@@ -560,6 +587,8 @@ pub(crate) fn taped<T: Real>(ctx: &mut TapedContext<'_, T>) {
         Op::Loss(op) => loss::taped(op, ctx),
         Op::Reduce(op) => reduce::taped(op, ctx),
         Op::Layout(op) => layout::taped(op, ctx),
+        Op::Axes(op) => axes::taped(op, ctx),
+        Op::Spatial(op) => conv::taped(op, ctx),
     }
 }
 

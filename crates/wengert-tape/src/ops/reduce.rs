@@ -5,7 +5,8 @@
 //! Axes follow numpy. A matrix `[m x n]` has axis 0, down each column (`[n]`, or `[1 x n]`
 //! with `keepdim`), and axis 1, along each row (`[m]`, or `[m x 1]` with `keepdim`). A vector
 //! has one axis, 0, which reduces it to a scalar (or `[1]` with `keepdim`); a scalar has none.
-//! An axis reduction keeps its axis in bit 0 of the node's spare slot and `keepdim` in bit 1;
+//! A shape of rank 3 or more has axes 0 to rank - 1, the last one along each row, as numpy's.
+//! An axis reduction keeps its axis in bits 0..3 of the node's spare slot and `keepdim` in bit 3;
 //! the variance keeps its correction as a constant after its value.
 
 use super::{check_shapes, one_input_spec as spec, one_matrix, op_family, reshaped, BackwardContext, Op, TapedContext};
@@ -94,34 +95,43 @@ fn mean_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
 }
 
 /// The lines an axis reduction folds, one per output element: `count` lanes of `len`
-/// elements; element `j` of lane `i` is at `i * lane_step + j * step` of the row-major input.
+/// elements. Along axis `a` of a row-major shape, with `inner` the product of the dimensions
+/// after `a`, lane `i` starts at `(i / inner) * len * inner + i % inner` and steps by `inner`.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Lanes {
     /// How many lanes: the output's elements.
     pub count: usize,
     /// The elements of each lane: `n` of a mean.
     pub len: usize,
-    lane_step: usize,
-    step: usize,
+    /// The product of the dimensions after the axis: the step between a lane's elements.
+    inner: usize,
 }
 
 impl Lanes {
     /// The lanes of `shape` along `axis` (an axis [`reduced_shape`] accepted): down each
-    /// column for a matrix's axis 0, along each row otherwise.
+    /// column for a matrix's axis 0, along each row for its axis 1.
     pub(crate) fn of(shape: Shape, axis: usize) -> Lanes {
-        let (rows, cols) = (shape.rows(), shape.cols());
-        if shape.rank() == 2 && axis == 0 {
-            Lanes { count: cols, len: rows, lane_step: 1, step: cols }
-        } else {
-            Lanes { count: rows, len: cols, lane_step: cols, step: 1 }
+        if shape.rank() <= 2 {
+            // Without the interned table: a matrix's axis 0, or the last axis.
+            let (rows, cols) = (shape.rows(), shape.cols());
+            return if shape.rank() == 2 && axis == 0 {
+                Lanes { count: cols, len: rows, inner: cols }
+            } else {
+                Lanes { count: rows, len: cols, inner: 1 }
+            };
         }
+        let dims = shape.dims();
+        let (len, inner): (usize, usize) = (dims[axis], dims[axis + 1..].iter().product());
+        let count = dims.iter().enumerate().filter(|&(a, _)| a != axis).map(|(_, &d)| d).product();
+        Lanes { count, len, inner }
     }
 
     /// The input positions of lane `i`, in order.
     #[inline]
     pub(crate) fn lane(self, i: usize) -> impl Iterator<Item = usize> + Clone {
-        let start = i * self.lane_step;
-        (0..self.len).map(move |j| start + j * self.step)
+        let start = (i / self.inner) * self.len * self.inner + i % self.inner;
+        let step = self.inner;
+        (0..self.len).map(move |j| start + j * step)
     }
 }
 
@@ -132,32 +142,44 @@ impl Lanes {
 /// If `shape` has no such axis (a matrix has 0 and 1, a vector 0, a scalar none), naming `op`.
 #[track_caller]
 pub(crate) fn reduced_shape(op: &str, shape: Shape, axis: usize, keepdim: bool) -> Shape {
-    let (rows, cols) = (shape.rows(), shape.cols());
-    match (shape.rank(), axis) {
-        (2, 0) if keepdim => Shape::matrix(1, cols),
-        (2, 0) => Shape::vector(cols),
-        (2, 1) if keepdim => Shape::matrix(rows, 1),
-        (2, 1) => Shape::vector(rows),
-        (1, 0) if keepdim => Shape::vector(1),
-        (1, 0) => Shape::scalar(),
-        (rank, _) => {
-            check_shapes(false, op, || {
-                let axes = ["a scalar has none", "a vector has only axis 0", "a matrix has axes 0 and 1"][rank];
-                format!("axis {axis} is out of range for {shape} ({axes})")
-            });
-            unreachable!()
-        }
+    let rank = shape.rank();
+    if axis >= rank {
+        check_shapes(false, op, || {
+            let axes = match rank {
+                0 => "a scalar has none".to_string(),
+                1 => "a vector has only axis 0".to_string(),
+                2 => "a matrix has axes 0 and 1".to_string(),
+                _ => format!("a rank-{rank} shape has axes 0 to {}", rank - 1),
+            };
+            format!("axis {axis} is out of range for {shape} ({axes})")
+        });
+        unreachable!()
+    }
+    let dims = shape.dims();
+    let mut out = [0usize; Shape::MAX_RANK];
+    out[..rank].copy_from_slice(&dims);
+    if keepdim {
+        out[axis] = 1;
+        Shape::new(&out[..rank])
+    } else {
+        out.copy_within(axis + 1..rank, axis);
+        Shape::new(&out[..rank - 1])
     }
 }
 
-/// The node's spare slot for an axis reduction: bit 0 the axis, bit 1 `keepdim`.
-fn pack(axis: usize, keepdim: bool) -> u32 {
-    axis as u32 | u32::from(keepdim) << 1
+/// The node's spare slot for an axis reduction: bits 0..3 the axis, bit 3 `keepdim`.
+pub(crate) fn pack(axis: usize, keepdim: bool) -> u32 {
+    axis as u32 | u32::from(keepdim) << 3
+}
+
+/// The axis in an axis reduction's spare slot.
+pub(crate) fn unpack_axis(aux: u32) -> usize {
+    (aux & 7) as usize
 }
 
 /// The lanes of a node's input, from the axis in its spare slot.
 fn node_lanes<T: Real>(ctx: &BackwardContext<'_, T>) -> Lanes {
-    Lanes::of(ctx.input_shape(0), (ctx.node.aux() & 1) as usize)
+    Lanes::of(ctx.input_shape(0), unpack_axis(ctx.node.aux()))
 }
 
 /// Adds `g_i local(p)` into the adjoint at every position `p` of lane `i`, for every lane.
@@ -247,7 +269,7 @@ pub(crate) fn taped<T: Real>(op: Reduce, ctx: &mut TapedContext<'_, T>) {
     }
     let (g, x) = (ctx.upstream, ctx.input(0));
     let shape = x.shape();
-    let axis = (ctx.node.aux() & 1) as usize;
+    let axis = unpack_axis(ctx.node.aux());
     // The upstream of an axis reduction as a lane of one, which broadcasts back over x.
     let lane_g = || reshaped(g, reduced_shape(op.spec().name, shape, axis, true));
     let lanes = Lanes::of(shape, axis);

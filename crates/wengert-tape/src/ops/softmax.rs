@@ -2,11 +2,12 @@
 //! column, each with the row's (column's) maximum subtracted first so that no exponential
 //! overflows: softmax([1000, 0]) = [1, e^-1000].
 //!
-//! A matrix is normalised row by row; a vector (or scalar) is one row. `softmax_axis(1)`
-//! (and a vector's `softmax_axis(0)`) records the row-wise op itself, so that the row path
-//! stays as it is; a matrix's `softmax_axis(0)` records the column op.
+//! A matrix is normalised row by row; a vector (or scalar) is one row; a shape of rank 3 or
+//! more along its last axis. `softmax_axis` along the last axis records the row-wise op
+//! itself, so that the row path stays as it is; along any other axis it records the `_axis`
+//! op, whose axis is the node's spare slot.
 
-use super::reduce::{reduced_shape, Lanes};
+use super::reduce::{reduced_shape, unpack_axis, Lanes};
 use super::{one_matrix, op_family, reshaped, BackwardContext, Op, TapedContext};
 use crate::registry::{probe, Arity, Check, Domain, OpSpec, Reads};
 use crate::{Real, Shape, Var};
@@ -31,10 +32,10 @@ op_family! {
             probe!(|v| v[0].log_softmax(), shapes: one_matrix, domain: Domain::ANY)),
         LogSumExp => spec("logsumexp", "", Reads::Input, &["dz = g_row softmax(z), per row"],
             probe!(|v| v[0].logsumexp(), shapes: one_matrix, domain: Domain::ANY)),
-        /// Softmax down each column of a matrix (`softmax_axis(0)`).
+        /// Softmax along an axis other than the last (`softmax_axis(0)` of a matrix: down each column).
         SoftmaxAxis => spec("softmax_axis", "F6", Reads::Output, &["dz = y (.) (g - (g . y)), per column"],
             probe!(|v| v[0].softmax_axis(0), shapes: one_matrix, domain: Domain::ANY)),
-        /// Log-softmax down each column of a matrix (`log_softmax_axis(0)`).
+        /// Log-softmax along an axis other than the last (`log_softmax_axis(0)` of a matrix).
         LogSoftmaxAxis => spec("log_softmax_axis", "", Reads::Output,
             &["dz = g - softmax(z) sum_i g_i, per column"],
             probe!(|v| v[0].log_softmax_axis(0), shapes: one_matrix, domain: Domain::ANY)),
@@ -118,9 +119,8 @@ fn logsumexp_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
     }
 }
 
-/// Writes softmax (or, with `log`, log-softmax) of each column of `z` into `y`.
-fn normalise_columns<T: Real>(z: &[T], y: &mut [T], shape: Shape, log: bool) {
-    let columns = Lanes::of(shape, 0);
+/// Writes softmax (or, with `log`, log-softmax) of each lane of `z` (along one axis) into `y`.
+fn normalise_columns<T: Real>(z: &[T], y: &mut [T], columns: Lanes, log: bool) {
     for j in 0..columns.count {
         let max = columns.lane(j).map(|p| z[p]).fold(T::neg_infinity(), T::max);
         let mut sum = T::zero();
@@ -138,8 +138,13 @@ fn normalise_columns<T: Real>(z: &[T], y: &mut [T], shape: Shape, log: bool) {
     }
 }
 
+/// The lanes of an `_axis` node's input, along the axis in its spare slot.
+fn node_lanes<T: Real>(ctx: &BackwardContext<'_, T>) -> Lanes {
+    Lanes::of(ctx.input_shape(0), unpack_axis(ctx.node.aux()))
+}
+
 fn softmax_columns_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
-    let columns = Lanes::of(ctx.input_shape(0), 0);
+    let columns = node_lanes(ctx);
     let (y, g) = (ctx.output(), ctx.upstream);
     let Some(z_adjoint) = ctx.adjoint(0) else { return };
     // F6 down each column: dL/dz = y (.) (g - (g . y)), the dot product over the column.
@@ -152,7 +157,7 @@ fn softmax_columns_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
 }
 
 fn log_softmax_columns_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
-    let columns = Lanes::of(ctx.input_shape(0), 0);
+    let columns = node_lanes(ctx);
     let (y, g) = (ctx.output(), ctx.upstream);
     let Some(z_adjoint) = ctx.adjoint(0) else { return };
     // dL/dz = g - softmax(z) (sum of g over the column), with softmax(z) = e^y.
@@ -164,14 +169,20 @@ fn log_softmax_columns_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
     }
 }
 
-/// The sum of each lane of `v`, kept as a lane of one (`[m x 1]` along rows, `[1 x n]` down
-/// columns), so that it broadcasts back over `v`. A vector is one row; a scalar is its own sum.
-fn lane_sums<'t, T: Real>(v: Var<'t, T>, down_columns: bool) -> Var<'t, T> {
-    match v.shape().rank() {
-        0 => v,
-        1 => v.sum_axis(0, true),
-        _ => v.sum_axis(usize::from(!down_columns), true),
+/// The sum of each lane of `v` along `axis`, kept as a lane of one (`[m x 1]` along a
+/// matrix's rows, `[1 x n]` down its columns), so that it broadcasts back over `v`. A scalar
+/// is its own sum.
+fn lane_sums<T: Real>(v: Var<'_, T>, axis: usize) -> Var<'_, T> {
+    if v.shape().rank() == 0 {
+        v
+    } else {
+        v.sum_axis(axis, true)
     }
+}
+
+/// The last axis of `shape` (0 for a scalar): the one the row-wise ops normalise along.
+fn last_axis(shape: Shape) -> usize {
+    shape.rank().saturating_sub(1)
 }
 
 /// The taped rule of a node of this family, per row (per column for the `_axis` ops on a
@@ -182,13 +193,17 @@ pub(crate) fn taped<T: Real>(op: Rowwise, ctx: &mut TapedContext<'_, T>) {
         return;
     }
     let (g, z, y) = (ctx.upstream, ctx.input(0), ctx.output);
-    let down_columns = matches!(op, Rowwise::SoftmaxAxis | Rowwise::LogSoftmaxAxis);
+    let axis = match op {
+        Rowwise::SoftmaxAxis | Rowwise::LogSoftmaxAxis => unpack_axis(ctx.node.aux()),
+        _ => last_axis(z.shape()),
+    };
     let dz = match op {
-        Rowwise::Softmax | Rowwise::SoftmaxAxis => y * (g - lane_sums(g * y, down_columns)),
-        Rowwise::LogSoftmax | Rowwise::LogSoftmaxAxis => g - y.exp() * lane_sums(g, down_columns),
+        Rowwise::Softmax | Rowwise::SoftmaxAxis => y * (g - lane_sums(g * y, axis)),
+        Rowwise::LogSoftmax | Rowwise::LogSoftmaxAxis => g - y.exp() * lane_sums(g, axis),
         Rowwise::LogSumExp => {
-            // One number per row: as a column `[m x 1]`, it multiplies its row.
-            let rows = if z.shape().rank() == 2 { Shape::matrix(z.shape().rows(), 1) } else { g.shape() };
+            // One number per row: as a lane of one (`[m x 1]`), it multiplies its row.
+            let rows =
+                if z.shape().rank() >= 2 { reduced_shape("logsumexp", z.shape(), axis, true) } else { g.shape() };
             reshaped(g, rows) * z.softmax()
         }
     };
@@ -257,7 +272,12 @@ impl<'t, T: Real> Var<'t, T> {
     pub fn logsumexp(self) -> Self {
         let input = self.shape();
         let cols = input.cols();
-        let shape = if input.rank() == 2 { Shape::vector(input.rows()) } else { Shape::scalar() };
+        // One number per row: the shape without its last axis.
+        let shape = if input.rank() >= 2 {
+            reduced_shape("logsumexp", input, last_axis(input), false)
+        } else {
+            Shape::scalar()
+        };
         self.tape.record(Op::Rowwise(Rowwise::LogSumExp), [self], shape, 0, |[z], out| {
             for (z_row, o) in z.chunks_exact(cols).zip(out.iter_mut()) {
                 let (max, log_sum) = shifted_log_sum_exp(z_row);
@@ -288,11 +308,12 @@ impl<'t, T: Real> Var<'t, T> {
     pub fn softmax_axis(self, axis: usize) -> Self {
         let shape = self.shape();
         reduced_shape("softmax_axis", shape, axis, false); // a missing axis panics here
-        if shape.rank() < 2 || axis == 1 {
+        if axis == last_axis(shape) {
             return self.softmax();
         }
-        self.tape.record(Op::Rowwise(Rowwise::SoftmaxAxis), [self], shape, 0, |[z], y| {
-            normalise_columns(z, y, shape, false);
+        let lanes = Lanes::of(shape, axis);
+        self.tape.record_with_aux(Op::Rowwise(Rowwise::SoftmaxAxis), [self], shape, 0, axis as u32, |[z], y| {
+            normalise_columns(z, y, lanes, false);
         })
     }
 
@@ -318,11 +339,12 @@ impl<'t, T: Real> Var<'t, T> {
     pub fn log_softmax_axis(self, axis: usize) -> Self {
         let shape = self.shape();
         reduced_shape("log_softmax_axis", shape, axis, false); // a missing axis panics here
-        if shape.rank() < 2 || axis == 1 {
+        if axis == last_axis(shape) {
             return self.log_softmax();
         }
-        self.tape.record(Op::Rowwise(Rowwise::LogSoftmaxAxis), [self], shape, 0, |[z], y| {
-            normalise_columns(z, y, shape, true);
+        let lanes = Lanes::of(shape, axis);
+        self.tape.record_with_aux(Op::Rowwise(Rowwise::LogSoftmaxAxis), [self], shape, 0, axis as u32, |[z], y| {
+            normalise_columns(z, y, lanes, true);
         })
     }
 }

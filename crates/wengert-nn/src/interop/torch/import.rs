@@ -340,7 +340,7 @@ fn check_weight<T: Real>(weight: &Tensor<T>, key: &str, path: &Path) -> Result<(
     Err(TorchError::BadShape {
         path: path.to_path_buf(),
         key: key.to_string(),
-        found: shape.dims(),
+        found: shape.dims().to_vec(),
         expected: "a matrix [out, in] with at least one row and one column".to_string(),
     })
 }
@@ -360,7 +360,7 @@ fn check_vector<T: Real>(
     Err(TorchError::BadShape {
         path: path.to_path_buf(),
         key: key.to_string(),
-        found: vector.shape().dims(),
+        found: vector.shape().dims().to_vec(),
         expected: format!("[{outputs}], as many as `{weight_key}` has rows"),
     })
 }

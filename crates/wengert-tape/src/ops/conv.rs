@@ -1,0 +1,525 @@
+//! Convolution and pooling of NCHW images: `conv2d` (stride, padding; dilation 1, groups 1)
+//! lowered to the GEMM through im2col, `max_pool2d` and `avg_pool2d` (kernel, stride, no
+//! padding). Formulas in `docs/derivations.md`, section "Convolution and pooling".
+//!
+//! conv2d keeps its geometry `[kh, kw, sh, sw, ph, pw]` after its value, then every image's
+//! im2col matrix (read again by the weight gradient), and reserves an adjoint workspace of
+//! one image's column matrix for the input gradient's `W^T G_n`: a steady-state step
+//! allocates nothing. The pools keep their geometry the same way and recompute the arg-max
+//! (the first maximum of each window, as PyTorch) in the backward rule.
+//!
+//! The taped rules are written with ops that have taped rules of their own (gather_rows,
+//! scatter_rows, matmul, permute), so a convolutional network is differentiable twice.
+
+use super::{check_shapes, op_family, BackwardContext, Op, TapedContext};
+use crate::registry::{probe, Arity, Domain, OpSpec, Reads};
+use crate::{Real, Shape, Tensor, Var};
+
+op_family! {
+    /// Convolution and pooling of NCHW images.
+    enum Spatial {
+        /// Cross-correlation of `x [n x c x h x w]` with `w [o x c x kh x kw]`.
+        Conv2d => OpSpec::new("conv2d", Arity::Fixed(2), Reads::Input,
+            &["dX_n = col2im(W^T G_n) per image n", "dW = sum_n G_n C_n^T"],
+            probe!(|v| v[0].conv2d(v[1], (2, 1), (1, 0)),
+                shapes: |m, n| vec![Shape::new(&[2, 2, m + 2, n + 1]), Shape::new(&[3, 2, 2, 2])],
+                domain: Domain::ANY)).with_constants(GEOMETRY),
+        /// The largest element of each window.
+        MaxPool2d => OpSpec::new("max_pool2d", Arity::Fixed(1), Reads::Both,
+            &["dX = G routed to each window's first arg-max"],
+            probe!(|v| spread(v[0]).max_pool2d((2, 2), (1, 2)),
+                shapes: |m, n| vec![Shape::new(&[2, 2, m + 1, n + 2])], domain: Domain::ANY)).with_constants(GEOMETRY),
+        /// The mean of each window.
+        AvgPool2d => OpSpec::new("avg_pool2d", Arity::Fixed(1), Reads::Nothing,
+            &["dX = G / (kh kw) spread over each window"],
+            probe!(|v| v[0].avg_pool2d((2, 3), (2, 1)),
+                shapes: |m, n| vec![Shape::new(&[2, 3, m + 1, n + 2])], domain: Domain::ANY)).with_constants(GEOMETRY),
+    }
+}
+
+/// How many numbers each op keeps after its value: `[kh, kw, sh, sw, ph, pw]`.
+const GEOMETRY: usize = 6;
+
+/// `x` plus distinct multiples of 10, for the property suite's max-pool: no two elements of a
+/// window come within a central difference's step of each other.
+fn spread<T: Real>(x: Var<'_, T>) -> Var<'_, T> {
+    let offsets = Tensor::from_fn(x.shape(), |i| T::lit(10.0 * i as f64));
+    x + x.tape().constant(&offsets)
+}
+
+/// Two sizes, along the height and the width: a kernel, a stride or a padding. A single
+/// `usize` is the same along both.
+///
+/// ```
+/// use wengert_tape::Size2;
+/// assert_eq!(Size2::from(3), Size2(3, 3));
+/// assert_eq!(Size2::from((2, 1)), Size2(2, 1));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Size2(pub usize, pub usize);
+
+impl From<usize> for Size2 {
+    fn from(n: usize) -> Self {
+        Size2(n, n)
+    }
+}
+
+impl From<(usize, usize)> for Size2 {
+    fn from((h, w): (usize, usize)) -> Self {
+        Size2(h, w)
+    }
+}
+
+/// Where the windows of a convolution or a pool lie: an input `[n x c x h x w]`, a kernel
+/// `kh x kw` moved by `sh, sw`, the input padded with `ph, pw` zeros on each side, and the
+/// output `[n x o x oh x ow]` (`o = c` for a pool).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Geometry {
+    pub n: usize,
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+    pub o: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub sh: usize,
+    pub sw: usize,
+    pub ph: usize,
+    pub pw: usize,
+    pub oh: usize,
+    pub ow: usize,
+}
+
+impl Geometry {
+    /// The geometry of `op` on input `x` with `o` output channels, checked: a rank-4 input,
+    /// positive kernel and stride, and a kernel no larger than the padded input.
+    #[track_caller]
+    fn new(op: &str, x: Shape, o: usize, kernel: Size2, stride: Size2, padding: Size2) -> Geometry {
+        check_shapes(x.rank() == 4, op, || format!("input {x} is not a batch of images [n x c x h x w]"));
+        let [n, c, h, w] = [0, 1, 2, 3].map(|a| x.dim(a));
+        check_shapes(kernel.0 > 0 && kernel.1 > 0 && stride.0 > 0 && stride.1 > 0, op, || {
+            format!("kernel {kernel:?} and stride {stride:?} must be positive (input {x})")
+        });
+        let (ph, pw) = (padding.0, padding.1);
+        check_shapes(kernel.0 <= h + 2 * ph && kernel.1 <= w + 2 * pw, op, || {
+            format!("kernel {kernel:?} is larger than the input {x} padded by {padding:?}")
+        });
+        let (oh, ow) = ((h + 2 * ph - kernel.0) / stride.0 + 1, (w + 2 * pw - kernel.1) / stride.1 + 1);
+        Geometry { n, c, h, w, o, kh: kernel.0, kw: kernel.1, sh: stride.0, sw: stride.1, ph, pw, oh, ow }
+    }
+
+    /// The geometry stored after a node's value, with the input's shape and `o`.
+    fn stored<T: Real>(x: Shape, o: usize, numbers: &[T]) -> Geometry {
+        let k = |i: usize| numbers[i].to_usize().expect("a stored size is a small whole number");
+        let (n, c, h, w) = (x.dim(0), x.dim(1), x.dim(2), x.dim(3));
+        let (kh, kw, sh, sw, ph, pw) = (k(0), k(1), k(2), k(3), k(4), k(5));
+        let (oh, ow) = ((h + 2 * ph - kh) / sh + 1, (w + 2 * pw - kw) / sw + 1);
+        Geometry { n, c, h, w, o, kh, kw, sh, sw, ph, pw, oh, ow }
+    }
+
+    fn numbers<T: Real>(&self) -> [T; GEOMETRY] {
+        [self.kh, self.kw, self.sh, self.sw, self.ph, self.pw].map(|k| T::lit(k as f64))
+    }
+
+    fn output(&self) -> Shape {
+        Shape::new(&[self.n, self.o, self.oh, self.ow])
+    }
+
+    /// Rows of an image's im2col matrix: one per (channel, kernel row, kernel column).
+    pub fn patch(&self) -> usize {
+        self.c * self.kh * self.kw
+    }
+
+    /// Columns of an image's im2col matrix: one per output position.
+    pub fn positions(&self) -> usize {
+        self.oh * self.ow
+    }
+
+    /// The input element (within one image) under kernel element `(ci, i, j)` at output
+    /// position `(y, x)`, or `None` in the padding.
+    #[inline]
+    fn source(&self, ci: usize, i: usize, j: usize, y: usize, x: usize) -> Option<usize> {
+        let row = (y * self.sh + i).checked_sub(self.ph).filter(|&r| r < self.h)?;
+        let col = (x * self.sw + j).checked_sub(self.pw).filter(|&c| c < self.w)?;
+        Some((ci * self.h + row) * self.w + col)
+    }
+
+    /// For every element of an image's im2col matrix, row-major, its source (or `None`).
+    fn im2col_sources(&self) -> impl Iterator<Item = Option<usize>> + '_ {
+        (0..self.c).flat_map(move |ci| {
+            (0..self.kh).flat_map(move |i| {
+                (0..self.kw).flat_map(move |j| {
+                    (0..self.oh).flat_map(move |y| (0..self.ow).map(move |x| self.source(ci, i, j, y, x)))
+                })
+            })
+        })
+    }
+}
+
+/// Writes image `image`'s im2col matrix `[c kh kw x oh ow]` into `col`.
+fn im2col<T: Real>(g: &Geometry, image: &[T], col: &mut [T]) {
+    for (out, source) in col.iter_mut().zip(g.im2col_sources()) {
+        *out = source.map_or(T::zero(), |s| image[s]);
+    }
+}
+
+/// Adds an im2col-shaped `col` back into the image it was read from (im2col's adjoint).
+fn col2im_add<T: Real>(g: &Geometry, col: &[T], image: &mut [T]) {
+    for (&value, source) in col.iter().zip(g.im2col_sources()) {
+        if let Some(s) = source {
+            image[s] = image[s] + value;
+        }
+    }
+}
+
+/// The backward rule of a node of this family.
+pub(crate) fn backward<T: Real>(op: Spatial, ctx: &mut BackwardContext<'_, T>) {
+    match op {
+        Spatial::Conv2d => conv2d_backward(ctx),
+        Spatial::MaxPool2d => max_pool_backward(ctx),
+        Spatial::AvgPool2d => avg_pool_backward(ctx),
+    }
+}
+
+fn conv2d_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
+    let (x_shape, w_shape) = (ctx.input_shape(0), ctx.input_shape(1));
+    let g = Geometry::stored(x_shape, w_shape.dim(0), ctx.scratch(GEOMETRY));
+    let (patch, positions) = (g.patch(), g.positions());
+    let cols = &ctx.scratch(GEOMETRY + g.n * patch * positions)[GEOMETRY..];
+    let (w, upstream) = (ctx.input(1), ctx.upstream);
+    let (image_out, image_in) = (g.o * positions, g.c * g.h * g.w);
+    // dW = sum_n G_n col_n^T: [o x oh ow] x [oh ow x c kh kw], col_n read transposed.
+    if let Some(w_adjoint) = ctx.adjoint(1) {
+        for (g_n, col) in upstream.chunks_exact(image_out).zip(cols.chunks_exact(patch * positions)) {
+            T::gemm(
+                g.o,
+                positions,
+                patch,
+                T::one(),
+                (g_n, positions, 1),
+                (col, 1, positions),
+                T::one(),
+                (w_adjoint, patch, 1),
+            );
+        }
+    }
+    // dX_n = col2im(W^T G_n): [c kh kw x o] x [o x oh ow] into the workspace, then added back.
+    if ctx.adjoint_offset(0).is_some() {
+        let (workspace, lower) = (&mut ctx.workspace[..patch * positions], &mut *ctx.lower_adjoints);
+        let offset = ctx.nodes[ctx.inputs[0] as usize].adjoint_offset;
+        let x_adjoint = &mut lower[offset..offset + g.n * image_in];
+        for (g_n, dx_n) in upstream.chunks_exact(image_out).zip(x_adjoint.chunks_exact_mut(image_in)) {
+            T::gemm(
+                patch,
+                g.o,
+                positions,
+                T::one(),
+                (w, 1, patch),
+                (g_n, positions, 1),
+                T::zero(),
+                (workspace, positions, 1),
+            );
+            col2im_add(&g, workspace, dx_n);
+        }
+    }
+}
+
+/// The windows of a pool: for output element `(image, channel, y, x)`, row-major, the input
+/// positions of its window (no padding).
+fn windows(g: Geometry) -> impl Iterator<Item = impl Iterator<Item = usize>> {
+    (0..g.n * g.c).flat_map(move |plane| {
+        (0..g.oh).flat_map(move |y| {
+            (0..g.ow).map(move |x| {
+                let base = plane * g.h * g.w;
+                (0..g.kh).flat_map(move |i| (0..g.kw).map(move |j| base + (y * g.sh + i) * g.w + x * g.sw + j))
+            })
+        })
+    })
+}
+
+/// The first position of each window that holds its maximum (none for a window of NaNs).
+fn arg_max<'a, T: Real>(g: &'a Geometry, x: &'a [T], y: &'a [T]) -> impl Iterator<Item = Option<usize>> + 'a {
+    windows(*g).zip(y).map(move |(mut window, &max)| window.find(|&p| x[p] == max))
+}
+
+fn max_pool_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
+    let x_shape = ctx.input_shape(0);
+    let g = Geometry::stored(x_shape, x_shape.dim(1), ctx.scratch(GEOMETRY));
+    let (x, y, upstream) = (ctx.input(0), ctx.output(), ctx.upstream);
+    let Some(x_adjoint) = ctx.adjoint(0) else { return };
+    for (at, &gi) in arg_max(&g, x, y).zip(upstream) {
+        if let Some(p) = at {
+            x_adjoint[p] = x_adjoint[p] + gi;
+        }
+    }
+}
+
+fn avg_pool_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
+    let x_shape = ctx.input_shape(0);
+    let g = Geometry::stored(x_shape, x_shape.dim(1), ctx.scratch(GEOMETRY));
+    let scale = T::lit((g.kh * g.kw) as f64).recip();
+    let upstream = ctx.upstream;
+    let Some(x_adjoint) = ctx.adjoint(0) else { return };
+    for (window, &gi) in windows(g).zip(upstream) {
+        for p in window {
+            x_adjoint[p] = x_adjoint[p] + gi * scale;
+        }
+    }
+}
+
+/// The taped rule of a node of this family.
+///
+/// conv2d, as matrices over all `P = n oh ow` output positions: `C [P x c kh kw]` gathers the
+/// (zero-padded) input, `Y = C W^T` read as NCHW; so `dW = G^T C` and `dC = G W`, scattered
+/// back into the input positions. The pools route `G` with scatter_rows (max: to the
+/// arg-max, a constant of the values, so its second derivative is 0; avg: to every element
+/// of the window, divided by its size).
+pub(crate) fn taped<T: Real>(op: Spatial, ctx: &mut TapedContext<'_, T>) {
+    let (x, upstream) = (ctx.input(0), ctx.upstream);
+    let x_numel = x.shape().numel();
+    let numbers = ctx.constants(GEOMETRY);
+    match op {
+        Spatial::Conv2d => {
+            let w = ctx.input(1);
+            let g = Geometry::stored(x.shape(), w.shape().dim(0), &numbers);
+            let (positions, patch) = (g.n * g.positions(), g.patch());
+            // G as [P x o]: NCHW -> N (oh ow) O.
+            let g_rows = upstream.reshape(Shape::new(&[g.n, g.o, g.positions()])).permute(&[0, 2, 1]);
+            let g_rows = g_rows.reshape(Shape::matrix(positions, g.o));
+            let w_rows = w.reshape(Shape::matrix(g.o, patch));
+            // Row p of C, element q: the input at that place, or the zero row past the end.
+            let sources = lowered_sources(&g, x_numel);
+            if ctx.wants(1) {
+                let padded = Var::concat(
+                    &[x.reshape(Shape::matrix(x_numel, 1)), ctx.constant(&Tensor::zeros(Shape::matrix(1, 1)))],
+                    0,
+                );
+                let c = padded.gather_rows(&sources).reshape(Shape::matrix(positions, patch));
+                ctx.send(1, g_rows.t().matmul(c).reshape(w.shape()));
+            }
+            if ctx.wants(0) {
+                let dc = g_rows.matmul(w_rows).reshape(Shape::matrix(positions * patch, 1));
+                let dx = dc.scatter_rows(&sources, x_numel + 1).slice_rows(0..x_numel);
+                ctx.send(0, dx.reshape(x.shape()));
+            }
+        }
+        Spatial::MaxPool2d | Spatial::AvgPool2d => {
+            if !ctx.wants(0) {
+                return;
+            }
+            let g = Geometry::stored(x.shape(), x.shape().dim(1), &numbers);
+            let outputs = upstream.shape().numel();
+            let column = upstream.reshape(Shape::matrix(outputs, 1));
+            let dx = if op == Spatial::MaxPool2d {
+                let (xs, ys) = (ctx.input_values(0), ctx.output_values());
+                // A window of NaNs routes its gradient nowhere: to a row past the end.
+                let to: Vec<usize> = arg_max(&g, &xs, &ys).map(|at| at.unwrap_or(x_numel)).collect();
+                column.scatter_rows(&to, x_numel + 1).slice_rows(0..x_numel)
+            } else {
+                let size = g.kh * g.kw;
+                let each: Vec<usize> = (0..outputs).flat_map(|k| std::iter::repeat_n(k, size)).collect();
+                let to: Vec<usize> = windows(g).flatten().collect();
+                (column.gather_rows(&each) / T::lit(size as f64)).scatter_rows(&to, x_numel)
+            };
+            ctx.send(0, dx.reshape(x.shape()));
+        }
+    }
+}
+
+/// For the taped conv2d: the input element under each element of the lowered matrix
+/// `C [n oh ow x c kh kw]`, row-major, or `x_numel` (a zero row) in the padding.
+fn lowered_sources(g: &Geometry, x_numel: usize) -> Vec<usize> {
+    let image_in = g.c * g.h * g.w;
+    let mut sources = Vec::with_capacity(g.n * g.positions() * g.patch());
+    for image in 0..g.n {
+        for y in 0..g.oh {
+            for x in 0..g.ow {
+                for ci in 0..g.c {
+                    for i in 0..g.kh {
+                        for j in 0..g.kw {
+                            sources.push(g.source(ci, i, j, y, x).map_or(x_numel, |s| image * image_in + s));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    sources
+}
+
+impl<'t, T: Real> Var<'t, T> {
+    /// 2-D convolution (cross-correlation, as PyTorch's `conv2d`) of a batch of images
+    /// `self [n x c x h x w]` with filters `weight [o x c x kh x kw]`, moved by `stride` and
+    /// over the input padded with `padding` zeros on each side: `[n x o x oh x ow]`, `oh = (h +
+    /// 2 ph - kh) / sh + 1`. Add a bias with `+ b.reshape([1 x o x 1 x 1])` (or
+    /// [`Var::conv2d_bias`]).
+    ///
+    /// Lowered to the GEMM through im2col: `Y_n = W C_n`, `C_n [c kh kw x oh ow]` the patches
+    /// of image n. Backward: `dW = sum_n G_n C_n^T`, `dX_n = col2im(W^T G_n)`.
+    ///
+    /// # Panics
+    ///
+    /// If `self` or `weight` is not rank 4, their channels differ, the kernel is larger than
+    /// the padded input, or the stride is 0, naming the shapes.
+    ///
+    /// ```
+    /// use wengert_tape::{Shape, Tape, Tensor};
+    /// let tape = Tape::<f64>::new();
+    /// // One 3x3 image, one 2x2 filter of ones: each output is the sum of a 2x2 window.
+    /// let x = tape.var(&Tensor::new(Shape::new(&[1, 1, 3, 3]), (1..=9).map(f64::from).collect()));
+    /// let w = tape.var(&Tensor::full(Shape::new(&[1, 1, 2, 2]), 1.0));
+    /// let y = x.conv2d(w, 1, 0);
+    /// assert_eq!(y.shape(), Shape::new(&[1, 1, 2, 2]));
+    /// assert_eq!(&*y.values(), &[12.0, 16.0, 24.0, 28.0]);
+    /// // The centre is in all four windows, a corner in one.
+    /// let grads = tape.backward(y.sum());
+    /// assert_eq!(grads.wrt_slice(x), &[1.0, 2.0, 1.0, 2.0, 4.0, 2.0, 1.0, 2.0, 1.0]);
+    /// assert_eq!(grads.wrt_slice(w), &[12.0, 16.0, 24.0, 28.0]);
+    /// ```
+    #[track_caller]
+    pub fn conv2d(self, weight: Var<'t, T>, stride: impl Into<Size2>, padding: impl Into<Size2>) -> Self {
+        let (x_shape, w_shape) = (self.shape(), weight.shape());
+        check_shapes(w_shape.rank() == 4, "conv2d", || {
+            format!("weight {w_shape} is not a bank of filters [o x c x kh x kw] (input {x_shape})")
+        });
+        let kernel = Size2(w_shape.dim(2), w_shape.dim(3));
+        let g = Geometry::new("conv2d", x_shape, w_shape.dim(0), kernel, stride.into(), padding.into());
+        check_shapes(w_shape.dim(1) == g.c, "conv2d", || {
+            format!("input {x_shape} has {} channels, weight {w_shape} expects {}", g.c, w_shape.dim(1))
+        });
+        let (patch, positions) = (g.patch(), g.positions());
+        let out = g.output();
+        let scratch = GEOMETRY + g.n * patch * positions;
+        let y = self.tape.record(Op::Spatial(Spatial::Conv2d), [self, weight], out, scratch, |[x, w], buffer| {
+            let (y, rest) = buffer.split_at_mut(out.numel());
+            let (numbers, cols) = rest.split_at_mut(GEOMETRY);
+            numbers.copy_from_slice(&g.numbers::<T>());
+            let image_in = g.c * g.h * g.w;
+            for ((image, col), y_n) in x
+                .chunks_exact(image_in)
+                .zip(cols.chunks_exact_mut(patch * positions))
+                .zip(y.chunks_exact_mut(g.o * positions))
+            {
+                im2col(&g, image, col);
+                // Y_n = W C_n: [o x c kh kw] x [c kh kw x oh ow].
+                T::gemm(
+                    g.o,
+                    patch,
+                    positions,
+                    T::one(),
+                    (w, patch, 1),
+                    (col, positions, 1),
+                    T::zero(),
+                    (y_n, positions, 1),
+                );
+            }
+        });
+        self.tape.reserve_workspace(y, patch * positions);
+        y
+    }
+
+    /// [`Var::conv2d`] plus a bias per output channel, `bias [o]` broadcast over the batch and
+    /// the positions.
+    ///
+    /// ```
+    /// use wengert_tape::{Shape, Tape, Tensor};
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.constant(&Tensor::zeros(Shape::new(&[2, 1, 3, 3])));
+    /// let w = tape.var(&Tensor::zeros(Shape::new(&[4, 1, 3, 3])));
+    /// let b = tape.var(&Tensor::from_slice(&[1.0, 2.0, 3.0, 4.0]));
+    /// let y = x.conv2d_bias(w, b, 1, 1);
+    /// assert_eq!(y.shape(), Shape::new(&[2, 4, 3, 3]));
+    /// // Each channel's bias reaches 2 images x 9 positions.
+    /// assert_eq!(tape.backward(y.sum()).wrt_slice(b), &[18.0; 4]);
+    /// ```
+    #[track_caller]
+    pub fn conv2d_bias(
+        self,
+        weight: Var<'t, T>,
+        bias: Var<'t, T>,
+        stride: impl Into<Size2>,
+        padding: impl Into<Size2>,
+    ) -> Self {
+        let y = self.conv2d(weight, stride, padding);
+        let channels = y.shape().dim(1);
+        check_shapes(bias.shape().numel() == channels, "conv2d", || {
+            format!(
+                "bias {} does not have one element per output channel ({channels}; weight {})",
+                bias.shape(),
+                weight.shape()
+            )
+        });
+        y + bias.reshape(Shape::new(&[1, channels, 1, 1]))
+    }
+
+    /// Records a pool: `reduce` folds each window's values into one.
+    #[track_caller]
+    fn pool(
+        self,
+        op: Spatial,
+        kernel: Size2,
+        stride: Size2,
+        reduce: impl Fn(&mut dyn Iterator<Item = T>) -> T,
+    ) -> Self {
+        let x_shape = self.shape();
+        let channels = if x_shape.rank() == 4 { x_shape.dim(1) } else { 0 };
+        let g = Geometry::new(op.spec().name, x_shape, channels, kernel, stride, Size2(0, 0));
+        let out = g.output();
+        self.tape.record(Op::Spatial(op), [self], out, GEOMETRY, |[x], buffer| {
+            let (y, numbers) = buffer.split_at_mut(out.numel());
+            numbers.copy_from_slice(&g.numbers::<T>());
+            for (yi, window) in y.iter_mut().zip(windows(g)) {
+                *yi = reduce(&mut window.map(|p| x[p]));
+            }
+        })
+    }
+
+    /// The maximum of each `kernel` window of each channel, moved by `stride`, no padding
+    /// (PyTorch's `max_pool2d`): `[n x c x h x w] -> [n x c x oh x ow]`, `oh = (h - kh) / sh +
+    /// 1` (a window that would run past the edge is dropped). Backward: each window's upstream
+    /// goes to its first maximum.
+    ///
+    /// # Panics
+    ///
+    /// If `self` is not rank 4, or the kernel is larger than the input or the stride 0.
+    ///
+    /// ```
+    /// use wengert_tape::{Shape, Tape, Tensor};
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.var(&Tensor::new(Shape::new(&[1, 1, 2, 4]), vec![1.0, 5.0, 2.0, 2.0, 3.0, 4.0, 0.0, 1.0]));
+    /// let y = x.max_pool2d(2, 2);
+    /// assert_eq!(&*y.values(), &[5.0, 2.0]);
+    /// // The second window ties: its gradient goes to its first maximum.
+    /// assert_eq!(tape.backward(y.sum()).wrt_slice(x), &[0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+    /// ```
+    #[track_caller]
+    pub fn max_pool2d(self, kernel: impl Into<Size2>, stride: impl Into<Size2>) -> Self {
+        self.pool(Spatial::MaxPool2d, kernel.into(), stride.into(), |window| {
+            // The first maximum, as the backward rule finds it; NaN propagates.
+            window.fold(T::neg_infinity(), |m, v| if m.is_nan() || !(v > m || v.is_nan()) { m } else { v })
+        })
+    }
+
+    /// The mean of each `kernel` window of each channel, moved by `stride`, no padding
+    /// (PyTorch's `avg_pool2d`). Backward: each window's upstream divided by `kh kw`, added
+    /// to every element of the window.
+    ///
+    /// # Panics
+    ///
+    /// If `self` is not rank 4, or the kernel is larger than the input or the stride 0.
+    ///
+    /// ```
+    /// use wengert_tape::{Shape, Tape, Tensor};
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.var(&Tensor::new(Shape::new(&[1, 1, 2, 2]), vec![1.0, 2.0, 3.0, 6.0]));
+    /// let y = x.avg_pool2d(2, 2);
+    /// assert_eq!(y.value(), 3.0);
+    /// assert_eq!(tape.backward(y).wrt_slice(x), &[0.25; 4]);
+    /// ```
+    #[track_caller]
+    pub fn avg_pool2d(self, kernel: impl Into<Size2>, stride: impl Into<Size2>) -> Self {
+        let kernel = kernel.into();
+        let scale = T::lit((kernel.0 * kernel.1) as f64).recip();
+        self.pool(Spatial::AvgPool2d, kernel, stride.into(), |window| window.fold(T::zero(), |s, v| s + v) * scale)
+    }
+}

@@ -50,7 +50,7 @@ mod vars;
 
 pub use anomaly::Anomaly;
 pub use custom::CustomOp;
-pub use higher::{hessian, hvp, jvp};
+pub use higher::{hessian, hvp, jacobian, jvp};
 pub use inspect::{ExplainedStep, Explanation, TapeStats};
 pub use kernels::{gemm_backend, gemm_threads, set_gemm_threads};
 pub use pool::release_thread_arenas;

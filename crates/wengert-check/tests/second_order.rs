@@ -79,16 +79,16 @@ fn the_tape_target_checks_a_vector_output_through_its_jacobian() {
 #[test]
 fn hvp_numeric_side_is_the_closed_form_sigmoid_second_derivative() {
     // sigmoid'' = s (1 - s)(1 - 2 s): the differences of the gradient along v give H v.
-    let z = Tensor::from_slice(&[0.7, -1.4, 2.2]);
-    let v = Tensor::from_slice(&[0.5, -1.0, 0.25]);
-    let report = GradCheck::new().hvp_along(|_t, x| x[0].sigmoid().sum(), &[z.clone()], &[v.clone()]).expect("passes");
+    let z = [Tensor::from_slice(&[0.7, -1.4, 2.2])];
+    let v = [Tensor::from_slice(&[0.5, -1.0, 0.25])];
+    let report = GradCheck::new().hvp_along(|_t, x| x[0].sigmoid().sum(), &z, &v).expect("passes");
     assert!(
         report.to_string().contains("central differences of the tape's own gradient (its sweep) along v"),
         "{report}"
     );
     for i in 0..3 {
-        let s = sigmoid(z.data()[i]);
-        let truth = s * (1.0 - s) * (1.0 - 2.0 * s) * v.data()[i];
+        let s = sigmoid(z[0].data()[i]);
+        let truth = s * (1.0 - s) * (1.0 - 2.0 * s) * v[0].data()[i];
         assert!((report.inputs[0].numeric.data()[i] - truth).abs() < 1e-9, "element {i}: {report}");
     }
 }

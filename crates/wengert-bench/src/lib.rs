@@ -6,6 +6,7 @@
 
 pub mod contenders;
 pub mod gemm_race;
+pub mod hvp;
 pub mod init;
 pub mod mlp;
 pub mod peers;

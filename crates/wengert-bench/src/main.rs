@@ -10,7 +10,7 @@ use std::hint::black_box;
 use std::process::ExitCode;
 use wengert_bench::contenders::{self, Contender, Contenders, Mismatch};
 use wengert_bench::stats::{Samples, Summary};
-use wengert_bench::{gemm_race, init, mlp};
+use wengert_bench::{gemm_race, hvp, init, mlp};
 
 #[derive(Parser)]
 #[command(
@@ -29,7 +29,7 @@ struct Args {
     /// Timed steps of each implementation.
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..))]
     steps: u64,
-    /// Run only these workloads: mlp, rosen (Rosenbrock gradient, n = 100,000), chain (1,000,000 scalar ops), gemm.
+    /// Run only these workloads: mlp, rosen (Rosenbrock gradient, n = 100,000), chain (1,000,000 scalar ops), gemm, hvp (one Hessian-vector product against one gradient, at MLP-M and on Rosenbrock).
     #[arg(long, value_delimiter = ',', default_values = ["mlp", "rosen", "chain"])]
     only: Vec<Workload>,
     /// Also print one `RESULT ...` line per run, for scripts.
@@ -53,6 +53,7 @@ enum Workload {
     Rosen,
     Chain,
     Gemm,
+    Hvp,
 }
 
 /// Rosenbrock's dimension and the chain's length.
@@ -109,6 +110,27 @@ fn print_row(name: &str, tape: &Run, hand: &Run, ops: Option<usize>) {
         t.median, t.min, t.max, h.median, h.min, t.median / h.median, per_op(t.median), per_op(h.median),
         tape.loss_first, tape.loss_last, hand.loss_first, hand.loss_last
     );
+}
+
+/// The bound on one Hessian-vector product, in gradients.
+const HVP_LIMIT: f64 = 5.0;
+
+/// One row of the HVP table: the gradient's and the HVP's times and their ratio.
+fn print_hvp_row(args: &Args, name: &str, what: &str, runs: &[Run]) {
+    let (g, h) = (runs[0].summary, runs[1].summary);
+    let ratio = h.median / g.median;
+    let verdict = if ratio <= HVP_LIMIT { "within the limit of 5" } else { "ABOVE the limit of 5" };
+    println!(
+        "{name:<40} {:>10.4} {:>10.4} {:>10.4} {:>10.4} {:>9.3}  {verdict} (min/min {:.3})",
+        g.median,
+        g.min,
+        h.median,
+        h.min,
+        ratio,
+        h.min / g.min
+    );
+    print_result(args, "hvp", "gradient", what, &runs[0]);
+    print_result(args, "hvp", "hvp", what, &runs[1]);
 }
 
 /// The contenders' table of one scalar workload: median and min ms per gradient, ns per
@@ -198,7 +220,7 @@ fn run(args: &Args) -> Result<(), Mismatch> {
     }
     // The tape and the hand-written step both multiply through `Real::gemm`, which reads this.
     wengert_tape::set_gemm_threads(args.threads as usize);
-    if args.only.iter().any(|w| *w != Workload::Gemm) {
+    if args.only.iter().any(|w| matches!(w, Workload::Mlp | Workload::Rosen | Workload::Chain)) {
         println!(
             "{:<34} {:>10} {:>10} {:>10} {:>10} {:>10} {:>7} {:>9} {:>9}  loss first -> last",
             "workload", "tape med", "tape min", "tape max", "hand med", "hand min", "ratio", "tape ns/op", "hand ns/op"
@@ -253,5 +275,41 @@ fn run(args: &Args) -> Result<(), Mismatch> {
     for table in tables {
         println!("\n{table}");
     }
+    if args.only.contains(&Workload::Hvp) {
+        run_hvp(args);
+    }
     Ok(())
+}
+
+/// The HVP table: one gradient and one Hessian-vector product (reverse over reverse, along a
+/// fixed random direction) interleaved, at MLP-M in the parameters and on Rosenbrock.
+fn run_hvp(args: &Args) {
+    println!("\nHessian-vector product (reverse over reverse) against one gradient, interleaved; ms per call");
+    println!(
+        "{:<40} {:>10} {:>10} {:>10} {:>10} {:>9}",
+        "workload", "grad med", "grad min", "hvp med", "hvp min", "hvp/grad"
+    );
+    let mut model = hvp::MlpHvp::<f32>::new(&mlp::Problem::new("M"));
+    let (mut gradient, mut product) = (model.buffers(), model.buffers());
+    let runs =
+        race(args, 2, |i| f64::from(if i == 0 { model.gradient(&mut gradient) } else { model.hvp(&mut product) }));
+    let name = format!("MLP-M {}, in the parameters", mlp::describe("M"));
+    print_hvp_row(args, &name, "size=M", &runs);
+
+    let x = init::rosenbrock_start(ROSENBROCK_N);
+    let v = hvp::direction(60, ROSENBROCK_N);
+    let runs = race(args, 2, |i| {
+        if i == 0 {
+            hvp::rosenbrock_gradient(black_box(&x)).0
+        } else {
+            // (H v)_0 stands where the other rows print the loss.
+            hvp::rosenbrock_hvp(black_box(&x), black_box(&v))[0]
+        }
+    });
+    print_hvp_row(
+        args,
+        &format!("Rosenbrock n={ROSENBROCK_N}, new tape per call"),
+        &format!("n={ROSENBROCK_N}"),
+        &runs,
+    );
 }

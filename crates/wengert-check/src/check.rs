@@ -3,7 +3,7 @@
 //! an analytic gradient from anywhere against finite differences of a function.
 
 use crate::difference::{derivative, Slopes, Stencil};
-use crate::report::{Element, Failure, Finding, InputCheck, Precision, Report};
+use crate::report::{Check, Element, Failure, Finding, InputCheck, Precision, Report};
 use crate::Tolerance;
 use wengert_tape::{CustomOp, Real, Tape, Tensor, Var};
 
@@ -54,10 +54,10 @@ use wengert_tape::{CustomOp, Real, Tape, Tensor, Var};
 /// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct GradCheck {
-    tolerance: Option<Tolerance<f64>>,
-    stencil: Stencil,
-    strict: bool,
-    names: Vec<String>,
+    pub(crate) tolerance: Option<Tolerance<f64>>,
+    pub(crate) stencil: Stencil,
+    pub(crate) strict: bool,
+    pub(crate) names: Vec<String>,
 }
 
 /// The default tolerance for a stencil and the precisions of the two sides.
@@ -202,6 +202,9 @@ impl GradCheck {
     /// called once on trainable leaves for the tape's gradient, then on constants at every
     /// point the stencil needs. Write it inline (`|_tape, v| ...`) so that its type is inferred.
     ///
+    /// A function whose output has more than one element is checked through its Jacobian
+    /// instead ([`jacobian`](GradCheck::jacobian)): the report is then a [`Check::Jacobian`].
+    ///
     /// # Errors
     ///
     /// A [`Failure`] holding the report if an element disagrees (or, in strict mode, if the
@@ -209,14 +212,17 @@ impl GradCheck {
     ///
     /// # Panics
     ///
-    /// If `f` returns a value with more than one element, or panics itself.
+    /// If `f` panics.
     ///
     /// ```
-    /// use wengert_check::GradCheck;
+    /// use wengert_check::{Check, GradCheck};
     /// use wengert_tape::Tensor;
     /// let z = Tensor::from_rows(&[[0.2, -0.4, 1.1], [0.0, 0.3, -2.0]]);
-    /// let report = GradCheck::new().tape(|_tape, v| v[0].softmax_cross_entropy(&[2, 0]), &[z])?;
+    /// let report = GradCheck::new().tape(|_tape, v| v[0].softmax_cross_entropy(&[2, 0]), &[z.clone()])?;
     /// assert!(report.passed() && report.elements_checked == 6);
+    /// // A vector output: every entry of its [6 x 6] Jacobian is checked.
+    /// let report = GradCheck::new().tape(|_tape, v| v[0].softmax(), &[z])?;
+    /// assert!(matches!(report.check, Check::Jacobian { .. }) && report.elements_checked == 36);
     /// # Ok::<(), wengert_check::Failure>(())
     /// ```
     #[track_caller]
@@ -226,6 +232,9 @@ impl GradCheck {
         F: for<'t> Fn(&'t Tape<T>, &[Var<'t, T>]) -> Var<'t, T>,
     {
         let mut tape = Tape::new();
+        if crate::second::output_shape(&mut tape, &f, inputs).numel() != 1 {
+            return self.jacobian(f, inputs);
+        }
         let analytic = tape_gradient(&mut tape, &f, inputs);
         self.compare(&analytic, |point| evaluate(&mut tape, &f, point), inputs)
     }
@@ -416,19 +425,8 @@ impl GradCheck {
         let tolerance = self.tolerance_for::<A, N>();
         let mut point: Vec<Tensor<N>> = inputs.iter().map(|x| x.cast::<N>()).collect();
         let value = to_f64(f(&point));
-        let mut report = Report {
-            value,
-            stencil: self.stencil,
-            tolerance,
-            precision: precision::<A, N>(),
-            strict: self.strict,
-            inputs: Vec::with_capacity(inputs.len()),
-            elements_checked: 0,
-            max_abs_error: 0.0,
-            max_rel_error: 0.0,
-            worst: None,
-            findings: Vec::new(),
-        };
+        let mut report =
+            Report::start(Check::Gradient, value, self.stencil, tolerance, precision::<A, N>(), self.strict);
         if analytic.len() != inputs.len() {
             report.findings.push(Finding::WrongCount { expected: inputs.len(), found: analytic.len() });
         }
@@ -459,17 +457,8 @@ impl GradCheck {
                 if comparable {
                     let a = gradient.as_ref().map_or(f64::NAN, |g| g.data()[index]);
                     let element = element(input, index, shape.cols(), a, n, value, tolerance);
-                    report.elements_checked += 1;
-                    if let Some(finding) = self.judge(element, || Slopes::probe(&mut along, at)) {
-                        report.findings.push(finding);
-                    }
-                    if element.abs_error.is_finite() {
-                        report.max_rel_error = report.max_rel_error.max(element.rel_error);
-                        if report.worst.is_none_or(|w| element.abs_error > w.abs_error) {
-                            report.max_abs_error = element.abs_error;
-                            report.worst = Some(element);
-                        }
-                    }
+                    let finding = self.judge(element, || Slopes::probe(&mut along, at));
+                    report.record(element, finding);
                 }
                 point[input].data_mut()[index] = at;
             }
@@ -480,16 +469,12 @@ impl GradCheck {
                 numeric: Tensor::new(shape, numeric),
             });
         }
-        if report.passed() {
-            Ok(report)
-        } else {
-            Err(Failure { report: Box::new(report) })
-        }
+        report.finish()
     }
 
     /// What an element's comparison finds, if anything; `probe` is run only for an element
     /// that disagrees.
-    fn judge(&self, element: Element, probe: impl FnOnce() -> Slopes) -> Option<Finding> {
+    pub(crate) fn judge(&self, element: Element, probe: impl FnOnce() -> Slopes) -> Option<Finding> {
         if !element.analytic.is_finite() || !element.numeric.is_finite() {
             return Some(Finding::NotFinite(element));
         }
@@ -514,15 +499,23 @@ impl GradCheck {
     }
 }
 
-fn precision<A: Real, N: Real>() -> Precision {
+pub(crate) fn precision<A: Real, N: Real>() -> Precision {
     Precision { analytic: A::NAME, numeric: N::NAME }
 }
 
-fn to_f64<T: Real>(x: T) -> f64 {
+pub(crate) fn to_f64<T: Real>(x: T) -> f64 {
     x.to_f64().unwrap_or(f64::NAN)
 }
 
-fn element(input: usize, index: usize, cols: usize, a: f64, n: f64, value: f64, tolerance: Tolerance<f64>) -> Element {
+pub(crate) fn element(
+    input: usize,
+    index: usize,
+    cols: usize,
+    a: f64,
+    n: f64,
+    value: f64,
+    tolerance: Tolerance<f64>,
+) -> Element {
     let abs_error = (a - n).abs();
     let scale = a.abs().max(n.abs());
     let rel_error = if scale > 0.0 { abs_error / scale } else { 0.0 };
@@ -542,7 +535,7 @@ fn element(input: usize, index: usize, cols: usize, a: f64, n: f64, value: f64, 
 
 /// The tape's gradient of `f` at `inputs`, one tensor per input; leaves the tape empty.
 #[track_caller]
-fn tape_gradient<T, F>(tape: &mut Tape<T>, f: &F, inputs: &[Tensor<T>]) -> Vec<Tensor<T>>
+pub(crate) fn tape_gradient<T, F>(tape: &mut Tape<T>, f: &F, inputs: &[Tensor<T>]) -> Vec<Tensor<T>>
 where
     T: Real,
     F: for<'t> Fn(&'t Tape<T>, &[Var<'t, T>]) -> Var<'t, T>,
@@ -552,7 +545,7 @@ where
         let output = f(tape, &vars);
         assert!(
             output.shape().numel() == 1,
-            "GradCheck::tape: the function returned {}, not a scalar (reduce it, e.g. with .sum())",
+            "GradCheck: the function returned {}, not a scalar (reduce it, e.g. with .sum(), or check it with GradCheck::jacobian)",
             output.shape()
         );
         let grads = tape.backward(output);
@@ -564,7 +557,7 @@ where
 
 /// `f` at `point`, recorded on constants; leaves the tape empty.
 #[track_caller]
-fn evaluate<N, F>(tape: &mut Tape<N>, f: &F, point: &[Tensor<N>]) -> N
+pub(crate) fn evaluate<N, F>(tape: &mut Tape<N>, f: &F, point: &[Tensor<N>]) -> N
 where
     N: Real,
     F: for<'t> Fn(&'t Tape<N>, &[Var<'t, N>]) -> Var<'t, N>,
@@ -574,7 +567,7 @@ where
         let output = f(tape, &vars);
         assert!(
             output.shape().numel() == 1,
-            "GradCheck::tape: the function returned {}, not a scalar (reduce it, e.g. with .sum())",
+            "GradCheck: the function returned {}, not a scalar (reduce it, e.g. with .sum(), or check it with GradCheck::jacobian)",
             output.shape()
         );
         output.value()

@@ -60,15 +60,25 @@
 //!
 //! (3) A custom op's vector-Jacobian rule: [`GradCheck::custom_op`] weights each output
 //! element differently, so the rule is tested for an upstream that is not all ones.
+//!
+//! Second order and vector outputs, with the same report ([`Check`] says which):
+//! [`GradCheck::hvp`] (the tape's Hessian-vector product, reverse over reverse, against
+//! central differences of the tape's own gradient along a random `v`),
+//! [`GradCheck::hessian_symmetry`] (`|H - H^T|`, naming the worst pair) and
+//! [`GradCheck::jacobian`] (any output shape, entry by entry), each with a hand-written
+//! twin and a macro ([`prop_assert_hvp!`], [`prop_assert_hessian_symmetric!`],
+//! [`prop_assert_jacobian!`]).
 
 mod check;
 mod difference;
 mod report;
+mod second;
 pub mod strategy;
 
 pub use check::{default_tolerance, GradCheck};
 pub use difference::{derivative, numeric_gradient, Slopes, Stencil};
-pub use report::{Element, Failure, Finding, InputCheck, Precision, Report};
+pub use report::{Check, Element, Failure, Finding, InputCheck, Precision, Report};
+pub use second::{direction_for, symmetry_tolerance};
 /// The tolerance type of the engine's own check: `abs` (per unit of `max(1, |f(x)|)`) and `rel`.
 pub use wengert_tape::check::Tolerance;
 
@@ -126,6 +136,78 @@ macro_rules! prop_assert_gradients {
     };
     ($f:expr, $gradient:expr, $inputs:expr $(,)?) => {
         $crate::prop_assert_gradients!($crate::GradCheck::new().hand_written($f, $gradient, $inputs))
+    };
+}
+
+/// Checks the tape's Hessian-vector product inside a `proptest!` body
+/// ([`GradCheck::hvp`] with the defaults, or [`GradCheck::hvp_along`] given a direction),
+/// failing the case with the report.
+///
+/// ```
+/// use proptest::test_runner::TestCaseError;
+/// use wengert_check::prop_assert_hvp;
+/// use wengert_tape::Tensor;
+///
+/// fn case(x: Tensor<f64>) -> Result<(), TestCaseError> {
+///     let report = prop_assert_hvp!(|_tape, v| v[0].softplus().sum(), &[x.clone()]);
+///     assert_eq!(report.elements_checked, 2);
+///     let e0 = [Tensor::from_slice(&[1.0, 0.0])];
+///     prop_assert_hvp!(|_tape, v| v[0].tanh().sum(), &[x], &e0);
+///     Ok(())
+/// }
+/// case(Tensor::from_slice(&[0.4, -1.3])).unwrap();
+/// ```
+#[macro_export]
+macro_rules! prop_assert_hvp {
+    ($f:expr, $inputs:expr $(,)?) => {
+        $crate::prop_assert_gradients!($crate::GradCheck::new().hvp($f, $inputs))
+    };
+    ($f:expr, $inputs:expr, $direction:expr $(,)?) => {
+        $crate::prop_assert_gradients!($crate::GradCheck::new().hvp_along($f, $inputs, $direction))
+    };
+}
+
+/// Checks the symmetry of the tape's Hessian inside a `proptest!` body
+/// ([`GradCheck::hessian_symmetry`] with the defaults), failing the case with the report.
+///
+/// ```
+/// use proptest::test_runner::TestCaseError;
+/// use wengert_check::prop_assert_hessian_symmetric;
+/// use wengert_tape::Tensor;
+///
+/// fn case(w: Tensor<f64>, x: Tensor<f64>) -> Result<(), TestCaseError> {
+///     let report = prop_assert_hessian_symmetric!(|_tape, v| v[1].matmul(v[0]).tanh().sum(), &[w, x]);
+///     assert_eq!(report.elements_checked, 6 * 5 / 2);
+///     Ok(())
+/// }
+/// case(Tensor::from_rows(&[[0.3, -0.2], [0.5, 0.1]]), Tensor::from_rows(&[[1.0, -2.0]])).unwrap();
+/// ```
+#[macro_export]
+macro_rules! prop_assert_hessian_symmetric {
+    ($f:expr, $inputs:expr $(,)?) => {
+        $crate::prop_assert_gradients!($crate::GradCheck::new().hessian_symmetry($f, $inputs))
+    };
+}
+
+/// Checks the tape's Jacobian of a function with any output shape inside a `proptest!`
+/// body ([`GradCheck::jacobian`] with the defaults), failing the case with the report.
+///
+/// ```
+/// use proptest::test_runner::TestCaseError;
+/// use wengert_check::prop_assert_jacobian;
+/// use wengert_tape::Tensor;
+///
+/// fn case(z: Tensor<f64>) -> Result<(), TestCaseError> {
+///     let report = prop_assert_jacobian!(|_tape, v| v[0].sigmoid(), &[z]);
+///     assert_eq!(report.elements_checked, 9); // [3] to [3]
+///     Ok(())
+/// }
+/// case(Tensor::from_slice(&[0.1, -0.5, 2.0])).unwrap();
+/// ```
+#[macro_export]
+macro_rules! prop_assert_jacobian {
+    ($f:expr, $inputs:expr $(,)?) => {
+        $crate::prop_assert_gradients!($crate::GradCheck::new().jacobian($f, $inputs))
     };
 }
 

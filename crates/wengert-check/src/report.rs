@@ -1,6 +1,8 @@
 //! What a check found, and how it reads: [`Report`] (both gradients, the largest errors,
 //! every element outside the tolerance, classified) and [`Failure`] (a report that did not
 //! pass). Values are kept in f64 whatever the precision checked (f32 converts exactly).
+//! [`Check`] says what was compared: a gradient, a Hessian-vector product, the Hessian's
+//! symmetry or a Jacobian; one report format serves all four.
 
 use crate::Stencil;
 use crate::{Slopes, Tolerance};
@@ -42,6 +44,75 @@ impl Element {
     /// ```
     pub fn agrees(&self) -> bool {
         self.analytic.is_finite() && self.numeric.is_finite() && self.abs_error <= self.allowed
+    }
+}
+
+/// What a check compared. It sets the report's wording and how an [`Element`] is named.
+///
+/// ```
+/// use wengert_check::{Check, GradCheck};
+/// use wengert_tape::Tensor;
+/// let x = [Tensor::from_slice(&[0.5, -1.0])];
+/// let report = GradCheck::new().hvp(|_tape, v| v[0].tanh().sum(), &x)?;
+/// assert!(matches!(report.check, Check::HessianVector { by_tape: true, .. }));
+/// assert!(report.to_string().starts_with("Hessian-vector product check passed"));
+/// # Ok::<(), wengert_check::Failure>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Check {
+    /// A gradient against finite differences of the function (first order).
+    #[default]
+    Gradient,
+    /// A Hessian-vector product `H v` against central differences of the gradient along `v`:
+    /// `(g(x + h v) - g(x - h v)) / 2h`. An element is one element of `H v`, named by the
+    /// input it belongs to.
+    HessianVector {
+        /// True when `H v` is the tape's (reverse over reverse, [`wengert_tape::Tape::grad`])
+        /// and the differenced gradient the tape's sweep; false for hand-written ones.
+        by_tape: bool,
+        /// The direction `v`, one tensor per input.
+        direction: Vec<Tensor<f64>>,
+        /// The largest `|gradient element|` at the inputs: the `abs` part of the tolerance
+        /// is per unit of `max(1, gradient_scale)`, the size of what is differenced.
+        gradient_scale: f64,
+    },
+    /// The Hessian's symmetry: `H[i, j]` (reported as analytic) against `H[j, i]` (as
+    /// numeric) for every pair `i < j`, the inputs' elements numbered in input order. An
+    /// element's `row` is `i`'s index within its input, its `col` is `j`.
+    HessianSymmetry {
+        /// True when `H` is the tape's; false for a hand-written one.
+        by_tape: bool,
+        /// The largest `|H[i, j]|`: the `abs` part of the tolerance is per unit of
+        /// `max(1, hessian_scale)`.
+        hessian_scale: f64,
+    },
+    /// A Jacobian against central differences, one input element (one column) at a time.
+    /// An element's `row` is the output element, its `col` the input element; each input's
+    /// block is `[m x n_k]`.
+    Jacobian {
+        /// True when the Jacobian is the tape's (one reverse sweep per output element);
+        /// false for a hand-written one.
+        by_tape: bool,
+        /// `f(x)` in its shape. The `abs` part of the tolerance of row `r` is per unit of
+        /// `max(1, |f_r(x)|)`.
+        output: Tensor<f64>,
+    },
+}
+
+impl Check {
+    /// The report's title: `"gradient check"`, `"Hessian-vector product check"`,
+    /// `"Hessian symmetry check"` or `"Jacobian check"`.
+    ///
+    /// ```
+    /// assert_eq!(wengert_check::Check::Gradient.title(), "gradient check");
+    /// ```
+    pub fn title(&self) -> &'static str {
+        match self {
+            Check::Gradient => "gradient check",
+            Check::HessianVector { .. } => "Hessian-vector product check",
+            Check::HessianSymmetry { .. } => "Hessian symmetry check",
+            Check::Jacobian { .. } => "Jacobian check",
+        }
     }
 }
 
@@ -200,7 +271,11 @@ pub struct Precision {
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Report {
-    /// `f(x)` at the inputs (in the differencing precision).
+    /// What was compared; [`Check::Gradient`] for the first-order targets.
+    pub check: Check,
+    /// `f(x)` at the inputs (in the differencing precision); for a Jacobian check the
+    /// largest `|f_r(x)|`; NaN where the check was given no `f` (hand-written second-order
+    /// targets).
     pub value: f64,
     /// The stencil of the numerical gradient.
     pub stencil: Stencil,
@@ -285,15 +360,116 @@ impl Report {
         }
     }
 
+    /// An empty report of `check`, to be filled by [`Report::record`].
+    pub(crate) fn start(
+        check: Check,
+        value: f64,
+        stencil: Stencil,
+        tolerance: Tolerance<f64>,
+        precision: Precision,
+        strict: bool,
+    ) -> Report {
+        Report {
+            check,
+            value,
+            stencil,
+            tolerance,
+            precision,
+            strict,
+            inputs: Vec::new(),
+            elements_checked: 0,
+            max_abs_error: 0.0,
+            max_rel_error: 0.0,
+            worst: None,
+            findings: Vec::new(),
+        }
+    }
+
+    /// Counts one compared element, keeps the largest errors, and keeps its finding.
+    pub(crate) fn record(&mut self, element: Element, finding: Option<Finding>) {
+        self.elements_checked += 1;
+        if let Some(finding) = finding {
+            self.findings.push(finding);
+        }
+        if element.abs_error.is_finite() {
+            self.max_rel_error = self.max_rel_error.max(element.rel_error);
+            if self.worst.is_none_or(|w| element.abs_error > w.abs_error) {
+                self.max_abs_error = element.abs_error;
+                self.worst = Some(element);
+            }
+        }
+    }
+
+    /// `Ok(self)` if it passed, the failure otherwise.
+    pub(crate) fn finish(self) -> Result<Report, Failure> {
+        if self.passed() {
+            Ok(self)
+        } else {
+            Err(Failure { report: Box::new(self) })
+        }
+    }
+
+    /// Input `input`'s element `index` with its position: `input 0 [2 x 3], element 4 (row 1, col 1)`.
+    fn input_element(&self, input: usize, index: usize) -> String {
+        let shape = self.inputs.get(input).map(|i| i.shape);
+        let cols = shape.map_or(1, |s| s.cols().max(1));
+        let shape = shape.map(|s| s.to_string()).unwrap_or_default();
+        format!("{} {shape}, element {index} (row {}, col {})", self.input_label(input), index / cols, index % cols)
+    }
+
+    /// The input and the index within it of element `global` of all inputs, in input order.
+    fn locate(&self, global: usize) -> (usize, usize) {
+        let mut start = 0;
+        for (input, check) in self.inputs.iter().enumerate() {
+            let n = check.shape.numel();
+            if global < start + n {
+                return (input, global - start);
+            }
+            start += n;
+        }
+        (self.inputs.len(), global - start)
+    }
+
     fn element_label(&self, e: &Element) -> String {
-        let shape = self.inputs.get(e.input).map(|i| i.shape.to_string()).unwrap_or_default();
-        format!("{} {shape}, element {} (row {}, col {})", self.input_label(e.input), e.index, e.row, e.col)
+        match &self.check {
+            Check::Gradient | Check::HessianVector { .. } => self.input_element(e.input, e.index),
+            Check::Jacobian { output, .. } => {
+                let cols = output.shape().cols().max(1);
+                format!(
+                    "output element {} (row {}, col {}) of {}, {}",
+                    e.row,
+                    e.row / cols,
+                    e.row % cols,
+                    output.shape(),
+                    self.input_element(e.input, e.col)
+                )
+            }
+            Check::HessianSymmetry { .. } => {
+                let i = self.inputs.iter().take(e.input).map(|c| c.shape.numel()).sum::<usize>() + e.row;
+                let (input_j, index_j) = self.locate(e.col);
+                format!(
+                    "H[{i}, {}]: i = {}; j = {}",
+                    e.col,
+                    self.input_element(e.input, e.row),
+                    self.input_element(input_j, index_j)
+                )
+            }
+        }
+    }
+
+    /// The names of the two sides compared, as the report prints them.
+    fn sides(&self) -> (&'static str, &'static str) {
+        match self.check {
+            Check::HessianSymmetry { .. } => ("H[i, j]", "H[j, i]"),
+            _ => ("analytic", "numeric"),
+        }
     }
 
     fn write_finding(&self, f: &mut fmt::Formatter<'_>, finding: &Finding) -> fmt::Result {
+        let (a_name, n_name) = self.sides();
         let values = |e: &Element| {
             format!(
-                "analytic {}, numeric {}, abs error {:.2e}, rel error {:.2e}, allowed {:.2e}",
+                "{a_name} {}, {n_name} {}, abs error {:.2e}, rel error {:.2e}, allowed {:.2e}",
                 g(e.analytic),
                 g(e.numeric),
                 e.abs_error,
@@ -309,9 +485,15 @@ impl Report {
                 s.step
             )
         };
+        let wrong = match self.check {
+            Check::Gradient => "WRONG GRADIENT",
+            Check::HessianVector { .. } => "WRONG HESSIAN-VECTOR PRODUCT",
+            Check::HessianSymmetry { .. } => "NOT SYMMETRIC",
+            Check::Jacobian { .. } => "WRONG JACOBIAN ENTRY",
+        };
         match finding {
             Finding::WrongGradient(e) => {
-                writeln!(f, "  WRONG GRADIENT at {}:", self.element_label(e))?;
+                writeln!(f, "  {wrong} at {}:", self.element_label(e))?;
                 writeln!(f, "      {}", values(e))
             }
             Finding::NotDifferentiable { element, slopes } => {
@@ -326,26 +508,120 @@ impl Report {
                 )
             }
             Finding::WrongAtKink { element, slopes } => {
-                writeln!(f, "  WRONG GRADIENT AT A KINK at {}:", self.element_label(element))?;
+                writeln!(f, "  {wrong} AT A KINK at {}:", self.element_label(element))?;
                 writeln!(f, "      {}", slopes_text(slopes))?;
                 writeln!(f, "      analytic {} lies outside them; {}", g(element.analytic), values(element))
             }
-            Finding::NotFinite(e) => {
-                writeln!(f, "  NOT FINITE at {}: analytic {}, numeric {}", self.element_label(e), e.analytic, e.numeric)
-            }
+            Finding::NotFinite(e) => writeln!(
+                f,
+                "  NOT FINITE at {}: {a_name} {}, {n_name} {}",
+                self.element_label(e),
+                e.analytic,
+                e.numeric
+            ),
             Finding::ValueNotFinite { value } => {
                 writeln!(f, "  f(x) is {value}: nothing to compare (is an input outside the function's domain?)")
             }
-            Finding::WrongShape { input, expected, found } => writeln!(
-                f,
-                "  WRONG SHAPE: the gradient of {} is {found}, the input is {expected} \
-                 (a gradient has the shape of what it is taken with respect to)",
-                self.input_label(*input)
-            ),
+            Finding::WrongShape { input, expected, found } => match self.check {
+                Check::Gradient => writeln!(
+                    f,
+                    "  WRONG SHAPE: the gradient of {} is {found}, the input is {expected} \
+                     (a gradient has the shape of what it is taken with respect to)",
+                    self.input_label(*input)
+                ),
+                Check::HessianVector { .. } => writeln!(
+                    f,
+                    "  WRONG SHAPE: H v (or the gradient) of {} is {found}, the input is {expected}",
+                    self.input_label(*input)
+                ),
+                Check::HessianSymmetry { .. } => writeln!(
+                    f,
+                    "  WRONG SHAPE: the Hessian is {found}, not {expected} (a row and a column per input element)"
+                ),
+                Check::Jacobian { .. } => writeln!(
+                    f,
+                    "  WRONG SHAPE: the Jacobian block of {} is {found}, not {expected} \
+                     (a row per output element, a column per element of the input)",
+                    self.input_label(*input)
+                ),
+            },
             Finding::WrongCount { expected, found } => {
-                writeln!(f, "  WRONG COUNT: {found} gradients for {expected} inputs")
+                let what = if self.check == Check::Gradient { "gradients" } else { "tensors" };
+                writeln!(f, "  WRONG COUNT: {found} {what} for {expected} inputs")
             }
         }
+    }
+
+    /// The report's second line: what was compared with what.
+    fn write_method(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let strict = if self.strict { "; strict: kinks fail" } else { "" };
+        let (numeric, analytic, stencil) = (self.precision.numeric, self.precision.analytic, self.stencil.name());
+        match &self.check {
+            Check::Gradient => writeln!(
+                f,
+                "  f(x) = {}; {stencil} in {numeric} against the {analytic} gradient{strict}",
+                g(self.value)
+            ),
+            Check::HessianVector { by_tape, gradient_scale, .. } => {
+                let (hv, gradient) = if *by_tape {
+                    (
+                        "the tape's H v (reverse over reverse: Tape::grad, then a sweep)",
+                        "the tape's own gradient (its sweep)",
+                    )
+                } else {
+                    ("the hand-written H v", "the hand-written gradient")
+                };
+                let value =
+                    if self.value.is_nan() { String::from("not given") } else { format!("= {}", g(self.value)) };
+                writeln!(f, "  f(x) {value}, largest |gradient| {}", g(*gradient_scale))?;
+                writeln!(f, "  {hv} against {stencil} of {gradient} along v, in {numeric}{strict}")
+            }
+            Check::HessianSymmetry { by_tape, hessian_scale } => {
+                let n = self.inputs.iter().map(|c| c.shape.numel()).sum::<usize>();
+                let source = if *by_tape {
+                    "the tape's (the gradient recorded by Tape::grad, then one sweep per element)"
+                } else {
+                    "hand-written"
+                };
+                writeln!(
+                    f,
+                    "  H is [{n} x {n}], {source}, in {analytic}; largest |H[i, j]| {}; inputs' elements numbered in input order",
+                    g(*hessian_scale)
+                )
+            }
+            Check::Jacobian { by_tape, output } => {
+                let source = if *by_tape {
+                    "the tape's Jacobian (one reverse sweep per output element)"
+                } else {
+                    "the hand-written Jacobian"
+                };
+                writeln!(
+                    f,
+                    "  f(x) is {}: {}; {source} against {stencil} in {numeric}, one input element at a time{strict}",
+                    output.shape(),
+                    if output.shape().numel() <= ELEMENTS_SHOWN {
+                        list(output.data())
+                    } else {
+                        String::from("(large)")
+                    }
+                )
+            }
+        }
+    }
+
+    fn write_tolerance(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (a_name, n_name) = self.sides();
+        let scale = match self.check {
+            Check::Gradient => "max(1, |f(x)|)",
+            Check::HessianVector { .. } => "max(1, largest |gradient|)",
+            Check::HessianSymmetry { .. } => "max(1, largest |H|)",
+            Check::Jacobian { .. } => "max(1, |f_r(x)|)",
+        };
+        writeln!(
+            f,
+            "  tolerance: |{a_name} - {n_name}| <= {:.0e} {scale} + {:.0e} max(|{a_name}|, |{n_name}|)",
+            self.tolerance.abs, self.tolerance.rel
+        )
     }
 }
 
@@ -356,41 +632,31 @@ const ELEMENTS_SHOWN: usize = 24;
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let title = self.check.title();
+        let what = if matches!(self.check, Check::HessianSymmetry { .. }) { "pairs" } else { "elements" };
         let failing = self.failures().count();
         if failing == 0 {
             let kinks = self.kinks().count();
             if kinks == 0 {
-                write!(f, "gradient check passed: {} elements agree", self.elements_checked)?;
+                write!(f, "{title} passed: {} {what} agree", self.elements_checked)?;
             } else {
                 write!(
                     f,
-                    "gradient check passed: {} of {} elements agree, {kinks} at a kink (not a failure unless strict)",
+                    "{title} passed: {} of {} {what} agree, {kinks} at a kink (not a failure unless strict)",
                     self.elements_checked - kinks,
                     self.elements_checked
                 )?;
             }
         } else {
             let elements = self.failures().filter(|x| x.element().is_some()).count();
-            write!(f, "gradient check FAILED: {failing} finding(s)")?;
+            write!(f, "{title} FAILED: {failing} finding(s)")?;
             if elements > 0 {
-                write!(f, ", {elements} of {} elements disagree", self.elements_checked)?;
+                write!(f, ", {elements} of {} {what} disagree", self.elements_checked)?;
             }
         }
         writeln!(f)?;
-        writeln!(
-            f,
-            "  f(x) = {}; {} in {} against the {} gradient{}",
-            g(self.value),
-            self.stencil.name(),
-            self.precision.numeric,
-            self.precision.analytic,
-            if self.strict { "; strict: kinks fail" } else { "" }
-        )?;
-        writeln!(
-            f,
-            "  tolerance: |analytic - numeric| <= {:.0e} max(1, |f(x)|) + {:.0e} max(|analytic|, |numeric|)",
-            self.tolerance.abs, self.tolerance.rel
-        )?;
+        self.write_method(f)?;
+        self.write_tolerance(f)?;
         writeln!(f, "  largest errors: abs {:.2e}, rel {:.2e}", self.max_abs_error, self.max_rel_error)?;
         for finding in self.findings.iter().take(FINDINGS_SHOWN) {
             self.write_finding(f, finding)?;
@@ -398,6 +664,7 @@ impl fmt::Display for Report {
         if self.findings.len() > FINDINGS_SHOWN {
             writeln!(f, "  ... and {} more finding(s)", self.findings.len() - FINDINGS_SHOWN)?;
         }
+        let (a_name, n_name) = self.sides();
         for (i, input) in self.inputs.iter().enumerate() {
             let flagged = self.findings.iter().any(|finding| match finding {
                 Finding::WrongShape { input, .. } => *input == i,
@@ -405,17 +672,28 @@ impl fmt::Display for Report {
                 other => other.element().is_some_and(|e| e.input == i),
             });
             write!(f, "{} {}", self.input_label(i), input.shape)?;
+            match self.check {
+                Check::Jacobian { .. } => write!(f, " (block {}, a row per output element)", input.numeric.shape())?,
+                Check::HessianSymmetry { .. } => write!(f, " (its rows of H, {})", input.numeric.shape())?,
+                _ => {}
+            }
+            let shown = input.numeric.shape().numel();
             match &input.analytic {
                 Some(_) if !flagged => writeln!(f, ": agrees")?,
-                _ if input.shape.numel() > ELEMENTS_SHOWN => {
-                    writeln!(f, ": {} elements, too many to print", input.shape.numel())?
-                }
+                _ if shown > ELEMENTS_SHOWN => writeln!(f, ": {shown} elements, too many to print")?,
                 Some(a) => {
                     writeln!(f, ":")?;
-                    writeln!(f, "  analytic {}", list(a.data()))?;
-                    writeln!(f, "  numeric  {}", list(input.numeric.data()))?;
+                    writeln!(f, "  {a_name:<8} {}", list(a.data()))?;
+                    writeln!(f, "  {n_name:<8} {}", list(input.numeric.data()))?;
                 }
-                None => writeln!(f, ":\n  analytic (none)\n  numeric  {}", list(input.numeric.data()))?,
+                None => writeln!(f, ":\n  {a_name} (none)\n  {n_name:<8} {}", list(input.numeric.data()))?,
+            }
+            if let Check::HessianVector { direction, .. } = &self.check {
+                if let Some(v) = direction.get(i).filter(|v| v.shape().numel() <= ELEMENTS_SHOWN) {
+                    if flagged {
+                        writeln!(f, "  along v  {}", list(v.data()))?;
+                    }
+                }
             }
         }
         Ok(())

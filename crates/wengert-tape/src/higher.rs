@@ -5,6 +5,8 @@
 //! - [`hessian`]: the dense Hessian, one Hessian-vector product per column (small inputs).
 //! - [`jvp`]: the Jacobian-vector product `J v` of a function with many outputs, forward
 //!   mode obtained from two reverse walks (the double-VJP trick).
+//! - [`jacobian`]: the dense Jacobian of a function with many outputs, one reverse sweep per
+//!   output element (first order; for vector outputs).
 
 use crate::{Real, Tape, Tensor, Var, Vars};
 
@@ -116,4 +118,40 @@ pub fn jvp<T: Real>(x: &[T], v: &[T], f: impl for<'t> FnOnce(&[Var<'t, T>]) -> V
         Err(_) => vec![T::zero(); u.shape().numel()],
     };
     (value, jv)
+}
+
+/// The value of `f` at `x` (row-major, one element per element of `f`'s result) and its
+/// Jacobian `[m x n]`, `m` the result's elements and `n = x.len()`: one reverse sweep per
+/// output element ([`Tape::backward_with_seed`] with a one-hot seed), so it costs `m`
+/// gradients. Rows of an output element that depends on no element of `x` are zero.
+///
+/// # Panics
+///
+/// If `f` panics.
+///
+/// ```
+/// use wengert_tape::{Tensor, Var};
+/// // f(x, y) = (x y, sin x): J = [[y, x], [cos x, 0]]; at (0, 2) J = [[2, 0], [1, 0]].
+/// let (value, j) = wengert_tape::jacobian(&[0.0, 2.0], |v| Var::stack(&[v[0] * v[1], v[0].sin()]));
+/// assert_eq!(value, vec![0.0, 0.0]);
+/// assert_eq!(j, Tensor::from_rows(&[[2.0, 0.0], [1.0, 0.0]]));
+/// ```
+#[track_caller]
+pub fn jacobian<T: Real>(x: &[T], f: impl for<'t> FnOnce(&[Var<'t, T>]) -> Var<'t, T>) -> (Vec<T>, Tensor<T>) {
+    let n = x.len();
+    let tape = Tape::new();
+    let vars = tape.vars(x);
+    let output = f(&vars);
+    let value = output.values().to_vec();
+    let m = value.len();
+    let mut jacobian = Tensor::zeros(crate::Shape::matrix(m, n));
+    let mut seed = vec![T::zero(); m];
+    for row in 0..m {
+        seed[row] = T::one();
+        if let Ok(grads) = tape.try_backward_with_seed(output, &seed) {
+            jacobian.data_mut()[row * n..(row + 1) * n].copy_from_slice(grads.wrt_vars(&vars));
+        }
+        seed[row] = T::zero();
+    }
+    (value, jacobian)
 }

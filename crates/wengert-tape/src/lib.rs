@@ -52,7 +52,7 @@ mod vars;
 
 pub use anomaly::Anomaly;
 pub use custom::CustomOp;
-pub use higher::{hessian, hvp, jvp};
+pub use higher::{hessian, hvp, jacobian, jvp};
 pub use inspect::{ExplainedStep, Explanation, TapeStats};
 pub use kernels::{gemm_backend, gemm_threads, set_gemm_threads};
 pub use ops::conv::Size2;

@@ -3,6 +3,7 @@
 //! loop, and checkpoints in the safetensors format.
 
 pub mod checkpoint;
+mod conv;
 pub mod data;
 mod dropout;
 mod embedding;
@@ -10,11 +11,16 @@ pub mod init;
 pub mod interop;
 mod layers;
 pub mod loss;
+mod model;
 mod norm;
 pub mod optim;
+mod sequential;
 pub mod train;
 
+pub use conv::{Conv2d, Conv2dVars};
 pub use dropout::{Dropout, DropoutError};
 pub use embedding::Embedding;
 pub use layers::{Activation, Linear, LinearVars, Mlp, MlpVars, LEAKY_RELU_SLOPE};
+pub use model::{Model, ModelVars};
 pub use norm::{LayerNorm, LayerNormVars, LAYER_NORM_EPS};
+pub use sequential::{ArchitectureError, Layer, LayerVars, Sequential, SequentialVars};

@@ -278,14 +278,23 @@ fn a_name_holds_a_tensor_or_a_counter_not_both() {
 }
 
 #[test]
-fn rank_three_tensor_is_refused_with_its_dimensions() -> TestResult {
-    let data = vec![0_u8; 2 * 2 * 2 * 4];
-    let bytes = safetensors::serialize([("conv", TensorView::new(Dtype::F32, vec![2, 2, 2], &data)?)], &None)?;
-    let error = Checkpoint::<f32>::from_bytes(&bytes, "conv.safetensors").unwrap_err();
+fn rank_seven_tensor_is_refused_with_its_dimensions_and_rank_four_loads() -> TestResult {
+    let data = vec![0_u8; 2 * 4];
+    let bytes =
+        safetensors::serialize([("deep", TensorView::new(Dtype::F32, vec![1, 1, 1, 1, 1, 1, 2], &data)?)], &None)?;
+    let error = Checkpoint::<f32>::from_bytes(&bytes, "deep.safetensors").unwrap_err();
     assert!(
-        matches!(&error, CheckpointError::BadRank { name, dims, .. } if name == "conv" && dims == &[2, 2, 2]),
+        matches!(&error, CheckpointError::BadRank { name, dims, .. } if name == "deep" && dims == &[1, 1, 1, 1, 1, 1, 2]),
         "{error:?}"
     );
+    assert!(error.to_string().contains("only ranks 0 to 6 load"), "{error}");
+    // A bank of conv filters [o x c x kh x kw] loads with its shape and values.
+    let values: Vec<f32> = (0..2 * 3 * 2 * 2).map(|i| i as f32).collect();
+    let bytes_of: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let bytes = safetensors::serialize([("conv", TensorView::new(Dtype::F32, vec![2, 3, 2, 2], &bytes_of)?)], &None)?;
+    let loaded = Checkpoint::<f32>::from_bytes(&bytes, "conv.safetensors")?;
+    let conv = loaded.get("conv").expect("the tensor loads");
+    assert_eq!((conv.shape(), conv.data()), (Shape::new(&[2, 3, 2, 2]), &values[..]));
     Ok(())
 }
 

@@ -57,9 +57,8 @@ pub enum CheckpointError {
         found: String,
     },
 
-    /// A tensor has more than two dimensions; wengert tensors are scalars, vectors or
-    /// matrices.
-    #[error("checkpoint {}: tensor `{name}` has dimensions {dims:?}, rank {}; only ranks 0, 1 and 2 load", path.display(), dims.len())]
+    /// A tensor has more dimensions than a wengert shape can ([`wengert_tape::Shape::MAX_RANK`]).
+    #[error("checkpoint {}: tensor `{name}` has dimensions {dims:?}, rank {}; only ranks 0 to 6 load", path.display(), dims.len())]
     BadRank {
         /// The file.
         path: PathBuf,

@@ -6,7 +6,8 @@
 
 use super::{Checkpoint, CheckpointError};
 use crate::layers::parameter_layout;
-use crate::{Activation, LayerNorm, Linear, Mlp};
+use crate::{Activation, LayerNorm, Linear, Mlp, Model, Sequential};
+use rand::SeedableRng;
 use std::path::Path;
 use wengert_tape::{Real, Shape};
 
@@ -112,4 +113,48 @@ fn bad_metadata<T: Real>(
         expected,
         reason,
     }
+}
+
+/// The `format` metadata of a file written by `Sequential::save`.
+pub(crate) const SEQUENTIAL_FORMAT: &str = "wengert-sequential-v1";
+
+/// Writes `model` to `path` atomically: its parameters under their names and its
+/// architecture's text.
+pub(crate) fn save_sequential<T: Real>(model: &Sequential<T>, path: &Path) -> Result<(), CheckpointError> {
+    let mut checkpoint = Checkpoint::new();
+    for (name, tensor) in model.parameter_names().into_iter().zip(model.parameters()) {
+        checkpoint.insert(name, tensor.clone());
+    }
+    checkpoint.set_metadata("format", SEQUENTIAL_FORMAT);
+    checkpoint.set_metadata("architecture", model);
+    checkpoint.save(path)
+}
+
+/// Reads a model written by [`save_sequential`]: the architecture parsed (its weights drawn,
+/// then replaced), every tensor checked against it before any is copied.
+pub(crate) fn load_sequential<T: Real>(path: &Path) -> Result<Sequential<T>, CheckpointError> {
+    let checkpoint = Checkpoint::<T>::load(path)?;
+    let format = checkpoint.expect_metadata("format")?;
+    if format != SEQUENTIAL_FORMAT {
+        return Err(bad_metadata(
+            &checkpoint,
+            "format",
+            "sequential model format",
+            format!("expected {SEQUENTIAL_FORMAT}"),
+        ));
+    }
+    let text = checkpoint.expect_metadata("architecture")?;
+    // The weights drawn here are all replaced below; any seed will do.
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    let mut model = Sequential::<T>::from_architecture(text, &mut rng)
+        .map_err(|error| bad_metadata(&checkpoint, "architecture", "a model's architecture", error.to_string()))?;
+    let names = model.parameter_names();
+    for (name, parameter) in names.iter().zip(model.parameters()) {
+        checkpoint.expect_tensor(name, parameter.shape())?;
+    }
+    checkpoint.refuse_unexpected(|name| names.iter().any(|expected| expected == name))?;
+    for (name, parameter) in names.iter().zip(model.parameters_mut()) {
+        checkpoint.restore(name, parameter)?;
+    }
+    Ok(model)
 }

@@ -5,12 +5,12 @@
 
 use super::{Checkpoint, CheckpointError};
 use crate::optim::Optimizer;
-use crate::Mlp;
+use crate::Model;
 use std::collections::BTreeSet;
 use wengert_tape::{Real, Shape, Tensor};
 
 impl<T: Real> Checkpoint<T> {
-    /// A checkpoint of `model`'s parameters, named as [`Mlp::parameter_names`], and of
+    /// A checkpoint of `model`'s parameters, named as [`Model::parameter_names`], and of
     /// `optimizer`'s state ([`Optimizer::save_state`]). Add metadata (the epoch, the
     /// settings a resumed run must share) and [`Checkpoint::save`] it.
     ///
@@ -32,7 +32,7 @@ impl<T: Real> Checkpoint<T> {
     /// assert_eq!(checkpoint.get("adam.v.2").map(|t| t.shape().to_string()), Some("[3 x 2]".to_string()));
     /// ```
     #[track_caller]
-    pub fn from_training(model: &Mlp<T>, optimizer: &dyn Optimizer<T>) -> Self {
+    pub fn from_training(model: &impl Model<T>, optimizer: &dyn Optimizer<T>) -> Self {
         let mut checkpoint = Checkpoint::new();
         for (name, tensor) in model.parameter_names().into_iter().zip(model.parameters()) {
             checkpoint.insert(name, tensor.clone());
@@ -91,7 +91,7 @@ impl<T: Real> Checkpoint<T> {
     /// ```
     pub fn restore_training(
         &self,
-        model: &mut Mlp<T>,
+        model: &mut impl Model<T>,
         optimizer: &mut dyn Optimizer<T>,
     ) -> Result<(), CheckpointError> {
         let names = model.parameter_names();
@@ -114,7 +114,7 @@ impl<T: Real> Checkpoint<T> {
     }
 }
 
-/// A name [`Mlp::parameter_names`] gives: `layer<l>.` or `norm<l>.` and a field.
+/// A name [`Model::parameter_names`] gives: `layer<l>.` or `norm<l>.` and a field.
 fn is_parameter_name(name: &str) -> bool {
     let Some((module, _field)) = name.split_once('.') else { return false };
     let layer = module.strip_prefix("layer").or_else(|| module.strip_prefix("norm"));

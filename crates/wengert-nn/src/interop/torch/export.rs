@@ -52,7 +52,7 @@ use wengert_tape::Real;
 /// let path = dir.path().join("mlp.safetensors");
 /// save_mlp(&mlp, &path)?;
 /// let file = Checkpoint::<f64>::load(&path)?;
-/// assert_eq!(file.get("2.weight").map(|w| w.shape().dims()), Some(vec![3, 8]));
+/// assert_eq!(file.get("2.weight").map(|w| w.shape().dims().to_vec()), Some(vec![3, 8]));
 /// assert_eq!(file.get("2.weight").map(|w| w[(2, 7)]), Some(mlp.layers[1].weight[(7, 2)]));
 /// assert_eq!(file.metadata("activation"), Some("tanh"));
 ///

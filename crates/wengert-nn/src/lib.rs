@@ -1,6 +1,6 @@
 //! What wengert's trainers need, built on the engine's public API only: layers and an MLP
 //! that record on a tape, initialisers, optimisers, data sets and batching, a training
-//! loop, and checkpoints in the safetensors format.
+//! loop (data-parallel over worker threads), and checkpoints in the safetensors format.
 
 pub mod checkpoint;
 pub mod data;
@@ -12,6 +12,7 @@ mod layers;
 pub mod loss;
 mod norm;
 pub mod optim;
+pub mod parallel;
 pub mod train;
 
 pub use dropout::{Dropout, DropoutError};

@@ -63,6 +63,19 @@ impl FlatGradient {
     /// # Panics
     ///
     /// If `index` is not below [`FlatGradient::parameter_count`].
+    ///
+    /// ```
+    /// use rand::SeedableRng;
+    /// use wengert_nn::parallel::FlatGradient;
+    /// use wengert_nn::{Activation, Mlp};
+    /// let model = Mlp::<f32>::new(&[2, 3, 1], Activation::Tanh, &mut rand_chacha::ChaCha8Rng::seed_from_u64(0));
+    /// let mut flat = FlatGradient::for_model(&model);
+    /// assert_eq!(flat.parameter_count(), 4);
+    /// flat.parameter_mut(2).fill(1.0); // layer 1's weight, [3 x 1]
+    /// assert_eq!(flat.as_slice()[2 * 3 + 3..][..3], [1.0; 3]);
+    /// let lengths: Vec<usize> = flat.parameters().map(<[f32]>::len).collect();
+    /// assert_eq!(lengths, [6, 3, 3, 1]);
+    /// ```
     #[track_caller]
     pub fn parameter(&self, index: usize) -> &[f32] {
         &self.data[self.range(index)]
@@ -152,8 +165,11 @@ impl AddAssign<&FlatGradient> for FlatGradient {
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct StepStats {
+    /// Rows the step (or shard) saw.
     pub rows: usize,
+    /// The sum over those rows of their loss.
     pub loss_sum: f64,
+    /// Rows whose largest logit was their label's.
     pub correct: usize,
 }
 

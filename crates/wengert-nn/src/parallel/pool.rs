@@ -100,6 +100,36 @@ impl Drop for SerialGemm {
 /// The handle [`with_workers`] gives its body: one data-parallel step is
 /// [`Workers::gradient`], then (optionally) a reduction of [`Workers::flat_gradient_mut`]
 /// across processes, then [`Workers::apply`].
+///
+/// # Examples
+///
+/// A step in its three stages, with a stand-in for a sum over two processes that hold the
+/// same batch: add the other's buffer, divide by two.
+///
+/// ```
+/// use rand::SeedableRng;
+/// use wengert_nn::optim::Sgd;
+/// use wengert_nn::parallel::with_workers;
+/// use wengert_nn::{Activation, Dropout, Mlp};
+/// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+/// let mut model = Mlp::<f32>::new(&[3, 5, 2], Activation::Relu, &mut rng);
+/// let before = model.clone();
+/// let (features, labels) = ([1.0, 0.0, -1.0, 0.5, 0.5, 0.5, -2.0, 1.0, 0.0], [0, 1, 1]);
+/// let no_dropout = Dropout::new(0.0, 0).expect("valid p");
+/// with_workers(2, &mut model, &no_dropout, |workers| {
+///     let stats = workers.gradient(&features, &labels, [0, 0]);
+///     assert_eq!((stats.rows, workers.count()), (3, 2));
+///     let other_process = workers.flat_gradient().clone();
+///     let total = workers.flat_gradient_mut();
+///     *total += &other_process;
+///     total.as_mut_slice().iter_mut().for_each(|g| *g /= 2.0);
+///     assert_eq!(total, &other_process);
+///     workers.apply(&mut Sgd::new(0.5), None);
+///     // Plain SGD: the new weights are the old ones minus 0.5 times the gradient.
+///     let w_before = before.layers[1].weight.data()[0];
+///     assert_eq!(workers.model().layers[1].weight.data()[0], w_before - 0.5 * other_process.parameter(2)[0]);
+/// });
+/// ```
 pub struct Workers<'a, 'm> {
     shared: &'a Shared<'m>,
     /// The calling thread's own shard (it is worker 0).

@@ -168,7 +168,7 @@ pub fn fit(
     let dropout =
         Dropout::new(config.dropout, config.seed ^ DROPOUT_SEED).unwrap_or_else(|error| panic!("fit: {error}"));
     let workers = config.workers.min(config.batch_size.min(train.len()).max(1));
-    with_workers(workers, model, &dropout, |workers| {
+    with_workers(workers, model, &dropout, |pool| {
         for epoch in first_epoch..=config.epochs {
             let start = Instant::now();
             let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
@@ -185,8 +185,8 @@ pub fn fit(
             let (mut total_loss, mut correct) = (0.0_f64, 0);
             let mut step = 0_u64;
             while let Some(batch) = batcher.next_batch(train) {
-                let stats = workers.gradient(batch.features(), batch.labels(), [epoch as u64, step]);
-                workers.apply(optimizer, config.clip_norm);
+                let stats = pool.gradient(batch.features(), batch.labels(), [epoch as u64, step]);
+                pool.apply(optimizer, config.clip_norm);
                 total_loss += stats.loss_sum;
                 correct += stats.correct;
                 step += 1;
@@ -196,7 +196,7 @@ pub fn fit(
                 }
             }
             bar.finish_and_clear();
-            let model = workers.model();
+            let model = pool.model();
             let (test_loss, test_accuracy) = evaluate(&model, test, 512);
             let metrics = EpochMetrics {
                 epoch,

@@ -243,3 +243,17 @@ fn two_workers_with_adam_reach_a_good_accuracy() {
     // The classes are separated by a margin of 1.5 against noise of at most 0.5 per feature.
     assert!(history.last().unwrap().test_accuracy >= 0.95, "{:?}", history.last());
 }
+
+#[test]
+fn two_workers_resumed_after_epoch_two_end_where_an_unbroken_run_ends() {
+    // Shuffles and dropout masks are keyed by epoch and step, not drawn from a running
+    // generator: epochs 3 and 4 started afresh redo exactly what an unbroken run does.
+    let (train, test) = (data(45, 5), data(20, 6));
+    let config = |epochs: usize| TrainConfig { epochs, ..config(2, 0.3) };
+    let mut unbroken = model(true);
+    fit(&mut unbroken, &mut Sgd::new(0.2), &train, &test, &config(4), 1, |_, _, _| {});
+    let mut resumed = model(true);
+    fit(&mut resumed, &mut Sgd::new(0.2), &train, &test, &config(2), 1, |_, _, _| {});
+    fit(&mut resumed, &mut Sgd::new(0.2), &train, &test, &config(4), 3, |_, _, _| {});
+    assert_eq!(resumed, unbroken);
+}

@@ -118,6 +118,17 @@ impl FlatGradient {
         self.data.copy_from_slice(&other.data);
     }
 
+    /// Sets `self` to `a + b` (all three of the same layout) in one pass: the first add
+    /// of a sum without first copying `a`.
+    #[track_caller]
+    pub(crate) fn set_sum(&mut self, a: &FlatGradient, b: &FlatGradient) {
+        self.check_layout("FlatGradient::set_sum", a);
+        self.check_layout("FlatGradient::set_sum", b);
+        for ((total, &x), &y) in self.data.iter_mut().zip(&a.data).zip(&b.data) {
+            *total = x + y;
+        }
+    }
+
     #[track_caller]
     fn range(&self, index: usize) -> std::ops::Range<usize> {
         let count = self.parameter_count();

@@ -9,7 +9,7 @@ use std::any::Any;
 use std::ops::Deref;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Barrier, Mutex, PoisonError, RwLock};
+use std::sync::{Barrier, Mutex, MutexGuard, PoisonError, RwLock};
 
 /// One worker's output for the current step.
 struct Slot {
@@ -182,8 +182,10 @@ impl Workers<'_, '_> {
         if shared.workers > 1 {
             shared.done.wait();
         }
-        // The fixed order of the sum: worker 0, then 1, ...; an empty shard adds nothing.
+        // The fixed order of the sum, ((g0 + g1) + g2) + ...; an empty shard adds nothing.
+        // The first two non-empty shards are added in one pass, without copying the first.
         let mut stats = StepStats::default();
+        let mut first: Option<MutexGuard<'_, Slot>> = None;
         for slot in &shared.slots {
             let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
             if let Some(payload) = slot.panic.take() {
@@ -192,12 +194,16 @@ impl Workers<'_, '_> {
             if slot.stats.rows == 0 {
                 continue;
             }
-            if stats.rows == 0 {
-                self.total.copy_from(&slot.gradient);
-            } else {
-                self.total += &slot.gradient;
-            }
+            let summed_before = stats.rows > 0 && first.is_none();
             stats += slot.stats;
+            match first.take() {
+                Some(earlier) => self.total.set_sum(&earlier.gradient, &slot.gradient),
+                None if summed_before => self.total += &slot.gradient,
+                None => first = Some(slot),
+            }
+        }
+        if let Some(only) = first {
+            self.total.copy_from(&only.gradient);
         }
         stats
     }

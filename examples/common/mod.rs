@@ -13,7 +13,7 @@ use std::time::Instant;
 use wengert::nn::checkpoint::Checkpoint;
 use wengert::nn::data::{self, Dataset};
 use wengert::nn::optim::{Adam, Optimizer, Sgd};
-use wengert::nn::train::{fit, EpochMetrics, TrainConfig};
+use wengert::nn::train::{default_workers, fit, EpochMetrics, TrainConfig};
 use wengert::nn::{Activation, Dropout, Mlp, LAYER_NORM_EPS};
 
 // The trainer's flags; each example supplies its defaults through `Defaults`. (A plain
@@ -64,6 +64,10 @@ pub struct Args {
     /// Rows held out for testing.
     #[arg(long)]
     pub test_count: Option<usize>,
+    /// Worker threads each batch is split over (default: the machine's cores). Any count
+    /// trains the same model up to float rounding; see docs/parallel.md.
+    #[arg(long)]
+    pub workers: Option<usize>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -297,6 +301,10 @@ fn run(defaults: &Defaults) -> Result<f32, Box<dyn Error>> {
     if batch_size == 0 || epochs == 0 || hidden.contains(&0) {
         return Err(usage("--epochs, --batch-size and --hidden widths must be at least 1"));
     }
+    let workers = args.workers.unwrap_or_else(default_workers);
+    if workers == 0 {
+        return Err(usage("--workers 0: at least one worker is needed"));
+    }
     if let Err(error) = Dropout::<f32>::new(args.dropout, args.seed) {
         return Err(usage(format!("--dropout {}: {error}", args.dropout)));
     }
@@ -313,14 +321,15 @@ fn run(defaults: &Defaults) -> Result<f32, Box<dyn Error>> {
     sizes.push(classes);
     check_model_size(&sizes, batch_size)?;
     println!(
-        "{}: {} training rows, {} test rows, {} features; MLP {:?} ({} hidden), {} lr {lr}, batch {batch_size}",
+        "{}: {} training rows, {} test rows, {} features; MLP {:?} ({} hidden), {} lr {lr}, batch {batch_size}, {workers} worker{}",
         defaults.name,
         train.len(),
         test.len(),
         dataset.feature_width(),
         sizes,
         args.activation.name(),
-        args.optimizer.name()
+        args.optimizer.name(),
+        if workers == 1 { "" } else { "s" }
     );
     if args.dropout > 0.0 {
         println!("dropout {} after each hidden activation in training", args.dropout);
@@ -356,6 +365,7 @@ fn run(defaults: &Defaults) -> Result<f32, Box<dyn Error>> {
         clip_norm: args.clip_norm,
         progress: true,
         dropout: args.dropout,
+        workers,
     };
     let mut save_error = None;
     fit(&mut model, optimizer.as_mut(), &train, &test, &config, first_epoch, |metrics, model, optimizer| {

@@ -1,6 +1,7 @@
 //! The workloads of the wengert benchmark, each written twice: on the tape, and by hand
 //! with the same GEMM and no tape; the scalar ones also on a new tape per gradient and on two
-//! other reverse-mode crates (`peers`, `contenders`). The binary (`src/main.rs`) times them
+//! other reverse-mode crates (`peers`, `contenders`); the train step of wengert-nn on 1 and
+//! 2 workers (`train`). The binary (`src/main.rs`) times them
 //! side by side; the tests check that all compute the same thing and count heap allocations
 //! per step.
 
@@ -12,3 +13,4 @@ pub mod mlp;
 pub mod peers;
 pub mod scalar;
 pub mod stats;
+pub mod train;

@@ -10,7 +10,10 @@ use std::hint::black_box;
 use std::process::ExitCode;
 use wengert_bench::contenders::{self, Contender, Contenders, Mismatch};
 use wengert_bench::stats::{Samples, Summary};
-use wengert_bench::{gemm_race, hvp, init, mlp};
+use wengert_bench::{gemm_race, hvp, init, mlp, train};
+use wengert_nn::optim::Sgd;
+use wengert_nn::parallel::with_workers;
+use wengert_nn::Dropout;
 
 #[derive(Parser)]
 #[command(
@@ -29,7 +32,9 @@ struct Args {
     /// Timed steps of each implementation.
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..))]
     steps: u64,
-    /// Run only these workloads: mlp, rosen (Rosenbrock gradient, n = 100,000), chain (1,000,000 scalar ops), gemm, hvp (one Hessian-vector product against one gradient, at MLP-M and on Rosenbrock).
+    /// Run only these workloads: mlp, rosen (Rosenbrock gradient, n = 100,000), chain (1,000,000 scalar ops), gemm,
+    /// hvp (one Hessian-vector product against one gradient, at MLP-M and on Rosenbrock),
+    /// train (wengert-nn's data-parallel step at batch 128 on 1 and 2 workers; sizes S and M).
     #[arg(long, value_delimiter = ',', default_values = ["mlp", "rosen", "chain"])]
     only: Vec<Workload>,
     /// Also print one `RESULT ...` line per run, for scripts.
@@ -54,6 +59,7 @@ enum Workload {
     Chain,
     Gemm,
     Hvp,
+    Train,
 }
 
 /// Rosenbrock's dimension and the chain's length.
@@ -171,6 +177,62 @@ fn main() -> ExitCode {
     }
 }
 
+/// Worker counts of the data-parallel rows.
+const TRAIN_WORKERS: [usize; 2] = [1, 2];
+
+/// The data-parallel train step of MLP-S and MLP-M at batch 128 on 1 and 2 workers,
+/// interleaved step by step. While the 2-worker pool is alive every product runs on its
+/// calling thread (`with_workers`), so both rows run a serial GEMM, whatever `--threads` says.
+fn train_rows(args: &Args) {
+    println!(
+        "\n{:<34} {:>10} {:>10} {:>10} {:>10} {:>10} {:>7}  loss first -> last (1 worker, 2 workers)",
+        "data-parallel train step", "1w med", "1w min", "2w med", "2w min", "2w max", "speed-up"
+    );
+    let no_dropout = Dropout::new(0.0, 0).expect("valid p");
+    for size in [Size::S, Size::M].into_iter().filter(|s| args.size.contains(s)) {
+        let name = format!("{size:?}");
+        let batch = train::batch(&name);
+        let (mut one_model, mut two_model) = (train::model(&name), train::model(&name));
+        let (mut one_sgd, mut two_sgd) = (Sgd::new(0.01), Sgd::new(0.01));
+        let runs = with_workers(TRAIN_WORKERS[0], &mut one_model, &no_dropout, |one| {
+            with_workers(TRAIN_WORKERS[1], &mut two_model, &no_dropout, |two| {
+                race(args, 2, |i| {
+                    f64::from(if i == 0 {
+                        train::step(one, &mut one_sgd, &batch)
+                    } else {
+                        train::step(two, &mut two_sgd, &batch)
+                    })
+                })
+            })
+        });
+        let (one, two) = (&runs[0], &runs[1]);
+        let (o, t) = (one.summary, two.summary);
+        println!(
+            "{:<34} {:>10.4} {:>10.4} {:>10.4} {:>10.4} {:>10.4} {:>7.3}  {:.6e} -> {:.6e}, {:.6e} -> {:.6e}",
+            train::describe(&name),
+            o.median,
+            o.min,
+            t.median,
+            t.min,
+            t.max,
+            o.median / t.median,
+            one.loss_first,
+            one.loss_last,
+            two.loss_first,
+            two.loss_last
+        );
+        for (workers, run) in TRAIN_WORKERS.iter().zip(&runs) {
+            print_result(
+                args,
+                "train",
+                &format!("workers{workers}"),
+                &format!("size={name} batch={}", train::BATCH),
+                run,
+            );
+        }
+    }
+}
+
 /// Runs the workloads `args` selects and prints their tables.
 ///
 /// # Errors
@@ -237,6 +299,9 @@ fn run(args: &Args) -> Result<(), Mismatch> {
             print_result(args, "mlp", "wengert", &format!("size={name}"), tape);
             print_result(args, "mlp", "hand", &format!("size={name}"), hand);
         }
+    }
+    if args.only.contains(&Workload::Train) {
+        train_rows(args);
     }
     // The contenders' tables follow the main table, which keeps wengert (reused tape) and hand.
     let mut tables = Vec::new();

@@ -11,11 +11,18 @@
 //! test harness (`harness = false` in Cargo.toml, and a `main` that panics on failure): the
 //! harness's own thread, and any second test running alongside, would add allocations of
 //! their own to the count now and then (with the harness, about one run in six failed so).
+//!
+//! wengert-nn's data-parallel step is counted too, with 1 and 2 workers: the worker thread
+//! is parked on a barrier between steps and reads the batch from buffers sized at the first
+//! step, so its allocations (its tape, its GEMM workspace) are all in the warm-up.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use wengert_bench::mlp::{HandStep, Problem, TapeStep};
+use wengert_bench::train;
+use wengert_nn::optim::{Adam, Optimizer, Sgd};
+use wengert_nn::parallel::with_workers;
 use wengert_nn::Dropout;
 use wengert_tape::{Tape, Var};
 
@@ -131,10 +138,44 @@ fn check_dropout(size: &str) {
     assert_eq!(step.dropout.mask().len(), step.problem.x.shape().rows() * 32, "the last hidden layer's mask");
 }
 
+/// The data-parallel step of MLP-`size` at batch 128 on `workers` (SGD or Adam, with or
+/// without dropout and clipping): after warm-up, no allocation on any thread.
+fn check_workers(size: &str, workers: usize, dropout: f64, optimizer: &mut dyn Optimizer<f32>) {
+    let mut model = train::model(size);
+    let (features, labels) = train::batch(size);
+    let dropout_layer = Dropout::new(dropout, 3).expect("valid p");
+    let what = format!("MLP-{size} on {workers} workers, dropout {dropout}");
+    let first = with_workers(workers, &mut model, &dropout_layer, |w| {
+        let mut step = |n: u64| {
+            w.gradient(&features, &labels, [0, n]);
+            w.apply(optimizer, Some(5.0));
+        };
+        let first = allocations_during(|| step(0));
+        for n in 1..WARM_UP as u64 {
+            step(n);
+        }
+        for n in 0..5 {
+            let allocations = allocations_during(|| step(WARM_UP as u64 + n));
+            assert_eq!(allocations, 0, "{what}, step {n} after warm-up: the step allocated");
+        }
+        first
+    });
+    assert!(first > 0, "{what}: the first step allocated nothing; is the counter counting?");
+}
+
 /// Run by `cargo test` as a test without harness: a panic fails it.
 fn main() {
     steady_state_train_steps_allocate_nothing_on_one_thread();
     println!("allocations: steady-state train steps allocate nothing (MLP-S, MLP-M, MLP-S with dropout)");
+    steady_state_data_parallel_steps_allocate_nothing_on_any_worker();
+    println!("allocations: steady-state data-parallel steps allocate nothing (1 and 2 workers, SGD and Adam, dropout)");
+}
+
+fn steady_state_data_parallel_steps_allocate_nothing_on_any_worker() {
+    for workers in [1, 2] {
+        check_workers("M", workers, 0.0, &mut Sgd::new(0.01));
+        check_workers("S", workers, 0.5, &mut Adam::new(0.01));
+    }
 }
 
 fn steady_state_train_steps_allocate_nothing_on_one_thread() {

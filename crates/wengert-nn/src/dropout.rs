@@ -58,8 +58,20 @@ pub struct Dropout<T> {
     scale: T,
     training: bool,
     rng: ChaCha8Rng,
+    /// The seed of the generator (from [`Dropout::new`] or [`Dropout::reseed`]).
+    seed: u64,
+    /// Set by [`Dropout::seek_rows`]: the masks are keyed by their place in a batch.
+    place: Option<RowPlace>,
     /// The last mask drawn: `scale` where kept, 0 where dropped.
     mask: Vec<T>,
+}
+
+/// Where [`Dropout::seek_rows`] put the masks: the first row of the rows to come, and how
+/// many masks have been drawn since (the layer of the next one).
+#[derive(Debug, Clone, Copy)]
+struct RowPlace {
+    first_row: usize,
+    call: u64,
 }
 
 impl<T: Real> Dropout<T> {
@@ -86,6 +98,8 @@ impl<T: Real> Dropout<T> {
             scale: T::lit(1.0 / (1.0 - p)),
             training: true,
             rng: ChaCha8Rng::seed_from_u64(seed),
+            seed,
+            place: None,
             mask: Vec::new(),
         })
     }
@@ -120,6 +134,53 @@ impl<T: Real> Dropout<T> {
     pub fn reseed(&mut self, seed: u64, stream: u64) {
         self.rng = ChaCha8Rng::seed_from_u64(seed);
         self.rng.set_stream(stream);
+        self.seed = seed;
+        self.place = None;
+    }
+
+    /// Ties the masks of the next calls to their place in a batch instead of to the order of
+    /// the draws: the `c`-th call from here on (the `c`-th hidden layer) draws the rows
+    /// `first_row..` of mask `c` of the batch named by `key` (a trainer passes its epoch and
+    /// step). Mask `c` of a batch is one fixed sequence of numbers, from a generator keyed
+    /// by `(seed, key)` on stream `c`, and row `r` of it always takes the same stretch of
+    /// that sequence. So a batch split into shards of contiguous rows, each shard recorded
+    /// after its own `seek_rows(key, first_row)`, draws exactly the masks the whole batch
+    /// draws after `seek_rows(key, 0)`, however it is split and in whatever order the shards
+    /// run. [`Dropout::reseed`] returns to drawing in order.
+    ///
+    /// Seeking allocates nothing.
+    ///
+    /// ```
+    /// use wengert_nn::Dropout;
+    /// use wengert_tape::{Shape, Tape, Tensor};
+    /// # fn main() -> Result<(), wengert_nn::DropoutError> {
+    /// let ones = Tensor::from_fn(Shape::matrix(5, 3), |_| 1.0_f64);
+    /// let mut whole = Dropout::<f64>::new(0.5, 11)?;
+    /// let tape = Tape::new();
+    /// whole.seek_rows([1, 7], 0);
+    /// let all_rows = whole.forward(tape.constant(&ones)).to_tensor();
+    /// // Rows 2..5 alone, drawn after rows 0..2 or before them: the same numbers.
+    /// let mut shard = Dropout::<f64>::new(0.5, 11)?;
+    /// shard.seek_rows([1, 7], 2);
+    /// let last_rows = shard.forward(tape.constant(&Tensor::from_fn(Shape::matrix(3, 3), |_| 1.0))).to_tensor();
+    /// assert_eq!(last_rows.data(), &all_rows.data()[2 * 3..]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn seek_rows(&mut self, key: [u64; 2], first_row: usize) {
+        let mut seed = [0u8; 32];
+        for (bytes, word) in seed.chunks_exact_mut(8).zip([self.seed, key[0], key[1]]) {
+            bytes.copy_from_slice(&word.to_le_bytes());
+        }
+        self.rng = ChaCha8Rng::from_seed(seed);
+        self.place = Some(RowPlace { first_row, call: 0 });
+    }
+
+    /// Moves the generator to the start of `first_row` of mask `call` (elements `width`
+    /// wide): stream `call`, two 32-bit words per element (one `f64` draw each).
+    fn seek_mask(&mut self, place: RowPlace, width: usize) {
+        self.rng.set_stream(place.call);
+        self.rng.set_word_pos(2 * place.first_row as u128 * width as u128);
     }
 
     /// Switches to training: [`Dropout::forward`] draws masks.
@@ -173,6 +234,11 @@ impl<T: Real> Dropout<T> {
     pub fn forward<'t>(&mut self, x: Var<'t, T>) -> Var<'t, T> {
         if !self.training || self.p == 0.0 {
             return x;
+        }
+        if let Some(place) = self.place {
+            let width = x.shape().numel() / x.shape().rows().max(1);
+            self.seek_mask(place, width);
+            self.place = Some(RowPlace { call: place.call + 1, ..place });
         }
         let (p, scale, rng) = (self.p, self.scale, &mut self.rng);
         self.mask.clear();

@@ -1,6 +1,6 @@
 //! What wengert's trainers need, built on the engine's public API only: layers and an MLP
 //! that record on a tape, initialisers, optimisers, data sets and batching, a training
-//! loop, and checkpoints in the safetensors format.
+//! loop (data-parallel over worker threads), and checkpoints in the safetensors format.
 
 pub mod checkpoint;
 mod conv;
@@ -15,6 +15,7 @@ mod model;
 mod norm;
 pub mod optim;
 mod sequential;
+pub mod parallel;
 pub mod train;
 
 pub use conv::{Conv2d, Conv2dVars};

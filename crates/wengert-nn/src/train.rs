@@ -1,9 +1,11 @@
-//! The training loop: epochs of shuffled mini-batches, each a forward pass on the tape,
-//! one reverse sweep and an optimiser step; per-epoch loss and accuracy on the training and
-//! test sets; a progress bar on a terminal and plain lines elsewhere.
+//! The training loop: epochs of shuffled mini-batches, each split over the workers
+//! ([`crate::parallel`]), a forward pass and a reverse sweep per shard, and one optimiser
+//! step; per-epoch loss and accuracy on the training and test sets; a progress bar on a
+//! terminal and plain lines elsewhere.
 
 use crate::data::{Batcher, Dataset};
-use crate::optim::{clip_scale, Optimizer};
+use crate::optim::Optimizer;
+use crate::parallel::with_workers;
 use crate::{Dropout, Mlp};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
@@ -28,19 +30,45 @@ pub struct TrainConfig {
     /// Show a progress bar (only on a terminal and when `CI` is not set).
     pub progress: bool,
     /// Dropout probability after each hidden activation in training (0: none; evaluation
-    /// never drops). Epoch `e` draws its masks from a generator made from `(seed, e)` as
-    /// the shuffle does, so a resumed run draws the same masks as an unbroken one.
+    /// never drops). The mask of hidden layer `l` for row `r` of step `s` of epoch `e` is
+    /// drawn from a generator keyed by `(seed, e, s)` at a place fixed by `l` and `r`
+    /// ([`Dropout::seek_rows`]): a resumed run draws the same masks as an unbroken one, and
+    /// every number of workers draws the same masks.
     pub dropout: f64,
+    /// Worker threads a step's batch is split over (at least 1; more than the batch's rows
+    /// leaves some idle). With more than one, each matrix product runs on its calling
+    /// thread (docs/parallel.md). [`default_workers`] by default.
+    pub workers: usize,
 }
 
 impl Default for TrainConfig {
     fn default() -> Self {
-        TrainConfig { epochs: 10, batch_size: 64, seed: 0, clip_norm: None, progress: true, dropout: 0.0 }
+        TrainConfig {
+            epochs: 10,
+            batch_size: 64,
+            seed: 0,
+            clip_norm: None,
+            progress: true,
+            dropout: 0.0,
+            workers: default_workers(),
+        }
     }
 }
 
-/// Mixed into the seed of the dropout generator, so that its masks are not drawn from the
-/// same numbers as the shuffle.
+/// The machine's available parallelism (the cores this process may use), or 1 if it cannot
+/// be told: the default of [`TrainConfig::workers`] and of the trainers' `--workers`.
+///
+/// ```
+/// let workers = wengert_nn::train::default_workers();
+/// assert!(workers >= 1);
+/// assert_eq!(wengert_nn::train::TrainConfig::default().workers, workers);
+/// ```
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// Mixed into the seed of the dropout generators, so that their masks are not drawn from
+/// the same numbers as the shuffle.
 const DROPOUT_SEED: u64 = 0x6472_6f70_6f75_7421;
 
 /// Loss and accuracy after one epoch.
@@ -58,7 +86,7 @@ pub struct EpochMetrics {
 }
 
 /// Index of the largest value of each row of `logits` compared with `labels`: how many match.
-fn correct_predictions(logits: &[f32], classes: usize, labels: &[usize]) -> usize {
+pub(crate) fn correct_predictions(logits: &[f32], classes: usize, labels: &[usize]) -> usize {
     logits
         .chunks_exact(classes)
         .zip(labels)
@@ -111,12 +139,18 @@ pub fn evaluate(model: &Mlp<f32>, data: &Dataset, batch_size: usize) -> (f32, f3
 /// `test` after each and calling `on_epoch` with the metrics (to print, plot or checkpoint).
 /// Returns every epoch's metrics.
 ///
-/// The loop allocates nothing per step once the first step has sized the tape's buffers
-/// (and the dropout mask's).
+/// Each step splits its batch over `config.workers` threads (no more than the batch's
+/// rows), started once for the whole call ([`with_workers`]): the shards' gradients are
+/// summed in a fixed order and the optimiser steps once. With k workers a run is the same
+/// bit for bit from run to run; against one worker it differs only by the reassociation of
+/// the sums over rows (docs/parallel.md gives the tolerance the tests hold).
+///
+/// The loop allocates nothing per step once the first step has sized the tapes' buffers
+/// (and the dropout masks').
 ///
 /// # Panics
 ///
-/// If `config.dropout` is not in `[0, 1)`.
+/// If `config.dropout` is not in `[0, 1)` or `config.workers` is 0.
 #[track_caller]
 pub fn fit(
     model: &mut Mlp<f32>,
@@ -127,65 +161,54 @@ pub fn fit(
     first_epoch: usize,
     mut on_epoch: impl FnMut(&EpochMetrics, &Mlp<f32>, &dyn Optimizer<f32>),
 ) -> Vec<EpochMetrics> {
+    assert!(config.workers >= 1, "fit: workers must be at least 1, got 0");
     let show_bar = config.progress && std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
-    let mut tape = Tape::new();
     let mut batcher = Batcher::new(train, config.batch_size);
     let mut history = Vec::new();
-    let mut dropout = Dropout::new(config.dropout, config.seed).unwrap_or_else(|error| panic!("fit: {error}"));
-    for epoch in first_epoch..=config.epochs {
-        let start = Instant::now();
-        let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-        rng.set_stream(epoch as u64);
-        batcher.shuffle(&mut rng);
-        // Its own generator, not the shuffle's: with dropout 0 the shuffle is unchanged.
-        dropout.reseed(config.seed ^ DROPOUT_SEED, epoch as u64);
-        let steps = train.len().div_ceil(config.batch_size);
-        let bar = if show_bar { ProgressBar::new(steps as u64) } else { ProgressBar::hidden() };
-        bar.set_style(
-            ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} steps, loss {msg}")
-                .expect("a valid template")
-                .progress_chars("=> "),
-        );
-        bar.set_prefix(format!("{epoch}/{}", config.epochs));
-        let (mut total_loss, mut correct) = (0.0_f64, 0);
-        while let Some(batch) = batcher.next_batch(train) {
-            let rows = batch.labels().len();
-            let loss = {
-                let params = model.on_tape(&tape);
-                let x = tape.constant((Shape::matrix(rows, train.feature_width()), batch.features()));
-                let logits = params.forward_with_dropout(x, &mut dropout);
-                let loss = logits.softmax_cross_entropy(batch.labels());
-                correct += correct_predictions(&logits.values(), logits.shape().cols(), batch.labels());
-                let grads = tape.backward(loss);
-                let scale = match config.clip_norm {
-                    Some(max_norm) => clip_scale(params.parameters().map(|p| grads.wrt_slice(p)), max_norm),
-                    None => 1.0,
-                };
-                optimizer.begin_step();
-                for (index, (parameter, var)) in model.parameters_mut().zip(params.parameters()).enumerate() {
-                    optimizer.update(index, parameter.data_mut(), grads.wrt_slice(var), scale);
+    let dropout =
+        Dropout::new(config.dropout, config.seed ^ DROPOUT_SEED).unwrap_or_else(|error| panic!("fit: {error}"));
+    let workers = config.workers.min(config.batch_size.min(train.len()).max(1));
+    with_workers(workers, model, &dropout, |pool| {
+        for epoch in first_epoch..=config.epochs {
+            let start = Instant::now();
+            let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+            rng.set_stream(epoch as u64);
+            batcher.shuffle(&mut rng);
+            let steps = train.len().div_ceil(config.batch_size);
+            let bar = if show_bar { ProgressBar::new(steps as u64) } else { ProgressBar::hidden() };
+            bar.set_style(
+                ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} steps, loss {msg}")
+                    .expect("a valid template")
+                    .progress_chars("=> "),
+            );
+            bar.set_prefix(format!("{epoch}/{}", config.epochs));
+            let (mut total_loss, mut correct) = (0.0_f64, 0);
+            let mut step = 0_u64;
+            while let Some(batch) = batcher.next_batch(train) {
+                let stats = pool.gradient(batch.features(), batch.labels(), [epoch as u64, step]);
+                pool.apply(optimizer, config.clip_norm);
+                total_loss += stats.loss_sum;
+                correct += stats.correct;
+                step += 1;
+                if show_bar {
+                    bar.inc(1);
+                    bar.set_message(format!("{:.4}", stats.mean_loss()));
                 }
-                loss.value()
-            };
-            tape.clear();
-            total_loss += f64::from(loss) * rows as f64;
-            if show_bar {
-                bar.inc(1);
-                bar.set_message(format!("{loss:.4}"));
             }
+            bar.finish_and_clear();
+            let model = pool.model();
+            let (test_loss, test_accuracy) = evaluate(&model, test, 512);
+            let metrics = EpochMetrics {
+                epoch,
+                train_loss: (total_loss / train.len() as f64) as f32,
+                train_accuracy: correct as f32 / train.len() as f32,
+                test_loss,
+                test_accuracy,
+                seconds: start.elapsed().as_secs_f64(),
+            };
+            on_epoch(&metrics, &model, optimizer);
+            history.push(metrics);
         }
-        bar.finish_and_clear();
-        let (test_loss, test_accuracy) = evaluate(model, test, 512);
-        let metrics = EpochMetrics {
-            epoch,
-            train_loss: (total_loss / train.len() as f64) as f32,
-            train_accuracy: correct as f32 / train.len() as f32,
-            test_loss,
-            test_accuracy,
-            seconds: start.elapsed().as_secs_f64(),
-        };
-        on_epoch(&metrics, model, optimizer);
-        history.push(metrics);
-    }
+    });
     history
 }

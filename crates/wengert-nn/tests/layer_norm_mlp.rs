@@ -174,7 +174,7 @@ fn data(rows: usize) -> Dataset {
 
 /// One full-batch step: one epoch whose single batch is the whole training set.
 fn one_step(epochs: usize, rows: usize) -> TrainConfig {
-    TrainConfig { epochs, batch_size: rows, seed: 3, clip_norm: None, progress: false, dropout: 0.0 }
+    TrainConfig { epochs, batch_size: rows, seed: 3, clip_norm: None, progress: false, dropout: 0.0, workers: 1 }
 }
 
 /// The gradient of the mean cross-entropy over all of `data` for each parameter.
@@ -355,7 +355,8 @@ fn a_training_checkpoint_keeps_gamma_beta_and_adams_state_for_them() -> TestResu
             .with_layer_norm(LAYER_NORM_EPS as f32)
     };
     let (mut model, mut adam) = (fresh(), Adam::new(0.05));
-    let config = TrainConfig { epochs: 2, batch_size: 6, seed: 1, clip_norm: None, progress: false, dropout: 0.0 };
+    let config =
+        TrainConfig { epochs: 2, batch_size: 6, seed: 1, clip_norm: None, progress: false, dropout: 0.0, workers: 1 };
     fit(&mut model, &mut adam, &train, &test, &config, 1, |_, _, _| {});
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("checkpoint.safetensors");

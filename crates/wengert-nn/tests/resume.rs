@@ -29,7 +29,7 @@ fn config(epochs: usize) -> TrainConfig {
 }
 
 fn config_with_dropout(epochs: usize, dropout: f64) -> TrainConfig {
-    TrainConfig { epochs, batch_size: 8, seed: 5, clip_norm: Some(5.0), progress: false, dropout }
+    TrainConfig { epochs, batch_size: 8, seed: 5, clip_norm: Some(5.0), progress: false, dropout, workers: 1 }
 }
 
 fn save(path: &std::path::Path, model: &Mlp<f32>, optimizer: &dyn Optimizer<f32>, epoch: usize) {

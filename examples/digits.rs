@@ -17,6 +17,7 @@ fn main() -> ExitCode {
         lr: 1e-3,
         hidden: &[64],
         test_count: 360,
+        architecture: None,
     };
     common::main(&defaults)
 }

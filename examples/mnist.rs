@@ -21,6 +21,7 @@ fn main() -> ExitCode {
         lr: 1e-3,
         hidden: &[256, 128],
         test_count: 1000,
+        architecture: None,
     };
     common::main(&defaults)
 }

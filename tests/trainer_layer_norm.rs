@@ -40,7 +40,7 @@ fn scratch(name: &str) -> PathBuf {
 fn save(path: &std::path::Path, model: &Mlp<f32>, settings: &[(&'static str, String)]) -> Adam<f32> {
     let mut adam = Adam::new(1e-3);
     adam.begin_step();
-    save_checkpoint(path, model, &adam, 3, settings).expect("save the checkpoint");
+    save_checkpoint(path, model, &adam, "wengert-mlp-checkpoint-v2", 3, settings).expect("save the checkpoint");
     adam
 }
 

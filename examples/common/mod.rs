@@ -1,5 +1,5 @@
-//! The command-line MLP trainer shared by the `mnist` and `digits` examples: flags, loading
-//! and splitting the data, training with a progress bar, checkpoints that a second run can
+//! The command-line trainer shared by the `mnist`, `mnist_cnn` and `digits` examples: an MLP
+//! from `--hidden`, or any layer stack from `--architecture`; flags, loading and splitting the data, training with a progress bar, checkpoints that a second run can
 //! resume from, and an SVG plot of the loss and accuracy curves.
 
 pub mod plot;
@@ -14,12 +14,14 @@ use wengert::nn::checkpoint::Checkpoint;
 use wengert::nn::data::{self, Dataset};
 use wengert::nn::optim::{Adam, Optimizer, Sgd};
 use wengert::nn::train::{default_workers, fit, EpochMetrics, TrainConfig};
-use wengert::nn::{Activation, Dropout, Mlp, LAYER_NORM_EPS};
+use wengert::nn::{Activation, Dropout, Mlp, Model, Sequential, LAYER_NORM_EPS};
 
 // The trainer's flags; each example supplies its defaults through `Defaults`. (A plain
 // comment: clap would show a doc comment here as the program's description.)
 #[derive(Parser, Debug)]
-#[command(about = "Trains an MLP classifier on digits and reports its test accuracy; every flag has a default.")]
+#[command(
+    about = "Trains a classifier (an MLP, or the layers of --architecture) on digits and reports its test accuracy; every flag has a default."
+)]
 pub struct Args {
     /// Passes over the training set.
     #[arg(long)]
@@ -64,6 +66,11 @@ pub struct Args {
     /// Rows held out for testing.
     #[arg(long)]
     pub test_count: Option<usize>,
+    /// The model as layers, one line: `unflatten(1x28x28) | conv2d(1->8, k5, p2) | relu |
+    /// max_pool2d(k2) | flatten | linear(1568->10)` (kK kernel, sS stride, pP padding; the
+    /// activations by name). Replaces --hidden, --activation and --layer-norm.
+    #[arg(long)]
+    pub architecture: Option<String>,
     /// Worker threads each batch is split over (default: the machine's cores). Any count
     /// trains the same model up to float rounding; see docs/parallel.md.
     #[arg(long)]
@@ -104,6 +111,8 @@ pub struct Defaults {
     pub lr: f32,
     pub hidden: &'static [usize],
     pub test_count: usize,
+    /// The model's layers when `--architecture` is not given; `None` for an MLP of `hidden`.
+    pub architecture: Option<&'static str>,
 }
 
 /// A problem with the flags or with a checkpoint to resume from.
@@ -211,6 +220,18 @@ pub fn settings(sizes: &[usize], args: &Args, batch_size: usize, lr: f32) -> Vec
     ]
 }
 
+/// The settings of a run of the model `--architecture` describes (in its printed form).
+fn architecture_settings(architecture: &str, args: &Args, batch_size: usize, lr: f32) -> Vec<(&'static str, String)> {
+    vec![
+        ("architecture", architecture.to_string()),
+        ("optimizer", args.optimizer.name().to_string()),
+        ("lr", lr.to_string()),
+        ("batch_size", batch_size.to_string()),
+        ("seed", args.seed.to_string()),
+        ("dropout", args.dropout.to_string()),
+    ]
+}
+
 /// What a setting missing from a checkpoint means, for the settings added after
 /// checkpoints were first written: such a checkpoint was trained without layer norm.
 fn setting_before_it_existed(key: &str) -> Option<&'static str> {
@@ -234,13 +255,14 @@ pub fn build_model(sizes: &[usize], args: &Args, rng: &mut impl rand::Rng) -> Ml
 /// Writes the model, the optimiser's state, the epoch and the settings to `path`.
 pub fn save_checkpoint(
     path: &Path,
-    model: &Mlp<f32>,
+    model: &impl Model<f32>,
     optimizer: &dyn Optimizer<f32>,
+    format: &str,
     epoch: usize,
     settings: &[(&'static str, String)],
 ) -> Result<(), Box<dyn Error>> {
     let mut checkpoint = Checkpoint::from_training(model, optimizer);
-    checkpoint.set_metadata("format", "wengert-mlp-checkpoint-v2");
+    checkpoint.set_metadata("format", format);
     checkpoint.set_metadata("epoch", epoch);
     for (key, value) in settings {
         checkpoint.set_metadata(*key, value);
@@ -254,7 +276,7 @@ pub fn save_checkpoint(
 /// [`SettingMismatch`] naming it.
 pub fn resume(
     path: &Path,
-    model: &mut Mlp<f32>,
+    model: &mut impl Model<f32>,
     optimizer: &mut dyn Optimizer<f32>,
     settings: &[(&'static str, String)],
 ) -> Result<usize, Box<dyn Error>> {
@@ -316,87 +338,162 @@ fn run(defaults: &Defaults) -> Result<f32, Box<dyn Error>> {
     }
     let (train, test) = data::split_shuffled(&dataset, test_count, args.seed)?;
     let classes = dataset.num_classes().max(2);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(args.seed);
+    let plural = if workers == 1 { "" } else { "s" };
+    let sets = format!(
+        "{}: {} training rows, {} test rows, {} features",
+        defaults.name,
+        train.len(),
+        test.len(),
+        dataset.feature_width()
+    );
+    let run = Run { args: &args, defaults, epochs, batch_size, lr, workers, out, train: &train, test: &test, started };
+    if let Some(text) = args.architecture.as_deref().or(defaults.architecture) {
+        let model = build_sequential(text, dataset.feature_width(), classes, batch_size, &mut rng)?;
+        println!(
+            "{sets}; model {model}; {} lr {lr}, batch {batch_size}, {workers} worker{plural}",
+            args.optimizer.name()
+        );
+        let settings = architecture_settings(&model.to_string(), &args, batch_size, lr);
+        return run.train(model, "wengert-sequential-checkpoint-v1", &settings);
+    }
     let mut sizes = vec![dataset.feature_width()];
     sizes.extend(&hidden);
     sizes.push(classes);
     check_model_size(&sizes, batch_size)?;
     println!(
-        "{}: {} training rows, {} test rows, {} features; MLP {:?} ({} hidden), {} lr {lr}, batch {batch_size}, {workers} worker{}",
-        defaults.name,
-        train.len(),
-        test.len(),
-        dataset.feature_width(),
-        sizes,
+        "{sets}; MLP {sizes:?} ({} hidden), {} lr {lr}, batch {batch_size}, {workers} worker{plural}",
         args.activation.name(),
         args.optimizer.name(),
-        if workers == 1 { "" } else { "s" }
     );
-    if args.dropout > 0.0 {
-        println!("dropout {} after each hidden activation in training", args.dropout);
-    }
     if args.layer_norm {
         println!("layer norm (eps {LAYER_NORM_EPS:e}) in each hidden layer, between its linear map and its activation");
     }
-
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(args.seed);
-    let mut model = build_model(&sizes, &args, &mut rng);
-    let mut optimizer = args.optimizer.build(lr);
-    std::fs::create_dir_all(&out).map_err(|e| usage(format!("cannot create --out {}: {e}", out.display())))?;
-    let checkpoint_path = out.join(CHECKPOINT);
-    let metrics_path = out.join(METRICS);
+    let model = build_model(&sizes, &args, &mut rng);
     let settings = settings(&sizes, &args, batch_size, lr);
-    let mut history = Vec::new();
-    let mut first_epoch = 1;
-    if args.resume {
-        let done = resume(&checkpoint_path, &mut model, optimizer.as_mut(), &settings)?;
-        history = plot::read_metrics(&metrics_path)?;
-        history.retain(|m: &EpochMetrics| m.epoch <= done);
-        first_epoch = done + 1;
-        println!("resumed from {} after epoch {done}", checkpoint_path.display());
-        if first_epoch > epochs {
-            return Err(usage(format!("the checkpoint has finished epoch {done}; ask for more with --epochs")));
-        }
-    }
+    run.train(model, "wengert-mlp-checkpoint-v2", &settings)
+}
 
-    let config = TrainConfig {
-        epochs,
-        batch_size,
-        seed: args.seed,
-        clip_norm: args.clip_norm,
-        progress: true,
-        dropout: args.dropout,
-        workers,
-    };
-    let mut save_error = None;
-    fit(&mut model, optimizer.as_mut(), &train, &test, &config, first_epoch, |metrics, model, optimizer| {
-        println!(
-            "epoch {:>3}/{epochs}: train loss {:.4}, accuracy {:.4} | test loss {:.4}, accuracy {:.4} | {:.2} s",
-            metrics.epoch,
-            metrics.train_loss,
-            metrics.train_accuracy,
-            metrics.test_loss,
-            metrics.test_accuracy,
-            metrics.seconds
-        );
-        history.push(*metrics);
-        if save_error.is_none() {
-            let saved = save_checkpoint(&checkpoint_path, model, optimizer, metrics.epoch, &settings)
-                .and_then(|()| plot::write_metrics(&metrics_path, &history));
-            save_error = saved.err();
-        }
-    });
-    if let Some(error) = save_error {
-        return Err(error);
+/// The layers `text` describes, checked to take rows of `width` features to `classes`
+/// logits, with no more than [`MAX_ELEMENTS`] parameters.
+fn build_sequential(
+    text: &str,
+    width: usize,
+    classes: usize,
+    batch_size: usize,
+    rng: &mut impl rand::Rng,
+) -> Result<Sequential<f32>, Box<dyn Error>> {
+    let model =
+        Sequential::<f32>::from_architecture(text, rng).map_err(|error| usage(format!("--architecture: {error}")))?;
+    let output = model.output_shape(width).map_err(|error| usage(format!("--architecture: {error}")))?;
+    if output != wengert::Shape::vector(classes) {
+        return Err(usage(format!(
+            "--architecture: the model gives {output} per sample; the data has {classes} classes"
+        )));
     }
-    let plot_path = out.join(PLOT);
-    plot::write_svg(&plot_path, defaults.name, &history)?;
-    let last = history.last().expect("at least one epoch ran");
-    println!(
-        "wrote {} (resume with --resume), {} and {}",
-        checkpoint_path.display(),
-        metrics_path.display(),
-        plot_path.display()
-    );
-    println!("trained in {:.2} s", started.elapsed().as_secs_f64());
-    Ok(last.test_accuracy)
+    let parameters: usize = model.parameters().map(|p| p.len()).sum();
+    if parameters > MAX_ELEMENTS || batch_size.checked_mul(width).is_none_or(|n| n > MAX_ELEMENTS) {
+        return Err(usage(format!(
+            "--architecture: more than {MAX_ELEMENTS} parameters, or batch inputs, than the examples train"
+        )));
+    }
+    Ok(model)
+}
+
+/// What the training part of a run needs, whatever the model.
+struct Run<'a> {
+    args: &'a Args,
+    defaults: &'a Defaults,
+    epochs: usize,
+    batch_size: usize,
+    lr: f32,
+    workers: usize,
+    out: PathBuf,
+    train: &'a Dataset,
+    test: &'a Dataset,
+    started: Instant,
+}
+
+impl Run<'_> {
+    /// Trains `model` (resuming if asked), printing each epoch, writing the checkpoint (in
+    /// `format`, with `settings`), the metrics and the plot; returns the final test accuracy.
+    fn train<M: Model<f32> + Send + Sync>(
+        &self,
+        mut model: M,
+        format: &str,
+        settings: &[(&'static str, String)],
+    ) -> Result<f32, Box<dyn Error>> {
+        let (args, epochs, out) = (self.args, self.epochs, &self.out);
+        if args.dropout > 0.0 {
+            println!("dropout {} after each hidden activation in training", args.dropout);
+        }
+        let mut optimizer = args.optimizer.build(self.lr);
+        std::fs::create_dir_all(out).map_err(|e| usage(format!("cannot create --out {}: {e}", out.display())))?;
+        let checkpoint_path = out.join(CHECKPOINT);
+        let metrics_path = out.join(METRICS);
+        let mut history = Vec::new();
+        let mut first_epoch = 1;
+        if args.resume {
+            let done = resume(&checkpoint_path, &mut model, optimizer.as_mut(), settings)?;
+            history = plot::read_metrics(&metrics_path)?;
+            history.retain(|m: &EpochMetrics| m.epoch <= done);
+            first_epoch = done + 1;
+            println!("resumed from {} after epoch {done}", checkpoint_path.display());
+            if first_epoch > epochs {
+                return Err(usage(format!("the checkpoint has finished epoch {done}; ask for more with --epochs")));
+            }
+        }
+
+        let config = TrainConfig {
+            epochs,
+            batch_size: self.batch_size,
+            seed: args.seed,
+            clip_norm: args.clip_norm,
+            progress: true,
+            dropout: args.dropout,
+            workers: self.workers,
+        };
+        let mut save_error = None;
+        let training = Instant::now();
+        fit(
+            &mut model,
+            optimizer.as_mut(),
+            self.train,
+            self.test,
+            &config,
+            first_epoch,
+            |metrics, model, optimizer| {
+                println!(
+                "epoch {:>3}/{epochs}: train loss {:.4}, accuracy {:.4} | test loss {:.4}, accuracy {:.4} | {:.2} s",
+                metrics.epoch,
+                metrics.train_loss,
+                metrics.train_accuracy,
+                metrics.test_loss,
+                metrics.test_accuracy,
+                metrics.seconds
+            );
+                history.push(*metrics);
+                if save_error.is_none() {
+                    let saved = save_checkpoint(&checkpoint_path, model, optimizer, format, metrics.epoch, settings)
+                        .and_then(|()| plot::write_metrics(&metrics_path, &history));
+                    save_error = saved.err();
+                }
+            },
+        );
+        let training = training.elapsed().as_secs_f64();
+        if let Some(error) = save_error {
+            return Err(error);
+        }
+        let plot_path = out.join(PLOT);
+        plot::write_svg(&plot_path, self.defaults.name, &history)?;
+        let last = history.last().expect("at least one epoch ran");
+        println!(
+            "wrote {} (resume with --resume), {} and {}",
+            checkpoint_path.display(),
+            metrics_path.display(),
+            plot_path.display()
+        );
+        println!("trained in {:.2} s ({training:.2} s in the training loop)", self.started.elapsed().as_secs_f64());
+        Ok(last.test_accuracy)
+    }
 }

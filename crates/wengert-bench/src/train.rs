@@ -34,7 +34,11 @@ pub fn batch(size: &str) -> (Vec<f32>, Vec<usize>) {
 
 /// One train step on `workers`: the gradient of the batch over the shards, then SGD.
 /// Returns the loss before the update.
-pub fn step(workers: &mut Workers<'_, '_>, sgd: &mut Sgd<f32>, (features, labels): &(Vec<f32>, Vec<usize>)) -> f32 {
+pub fn step(
+    workers: &mut Workers<'_, '_, Mlp<f32>>,
+    sgd: &mut Sgd<f32>,
+    (features, labels): &(Vec<f32>, Vec<usize>),
+) -> f32 {
     let stats = workers.gradient(features, labels, [0, 0]);
     workers.apply(sgd, None);
     stats.mean_loss() as f32

@@ -23,7 +23,7 @@ use wengert_bench::mlp::{HandStep, Problem, TapeStep};
 use wengert_bench::train;
 use wengert_nn::optim::{Adam, Optimizer, Sgd};
 use wengert_nn::parallel::with_workers;
-use wengert_nn::Dropout;
+use wengert_nn::{Dropout, Sequential};
 use wengert_tape::{Tape, Var};
 
 struct Counting;
@@ -168,14 +168,46 @@ fn main() {
     steady_state_train_steps_allocate_nothing_on_one_thread();
     println!("allocations: steady-state train steps allocate nothing (MLP-S, MLP-M, MLP-S with dropout)");
     steady_state_data_parallel_steps_allocate_nothing_on_any_worker();
-    println!("allocations: steady-state data-parallel steps allocate nothing (1 and 2 workers, SGD and Adam, dropout)");
+    println!("allocations: steady-state data-parallel steps allocate nothing (1 and 2 workers, SGD and Adam, dropout, a CNN)");
 }
 
 fn steady_state_data_parallel_steps_allocate_nothing_on_any_worker() {
     for workers in [1, 2] {
         check_workers("M", workers, 0.0, &mut Sgd::new(0.01));
         check_workers("S", workers, 0.5, &mut Adam::new(0.01));
+        check_cnn(workers);
     }
+}
+
+/// The LeNet of `examples/mnist_cnn.rs` (conv, pools, flatten, linear) at batch 16 on
+/// `workers`, Adam: the im2col buffers and workspaces live in the tapes' arenas, so after
+/// warm-up no step allocates.
+fn check_cnn(workers: usize) {
+    use rand::SeedableRng;
+    let architecture = "unflatten(1x28x28) | conv2d(1->8, k5, p2) | relu | max_pool2d(k2) | conv2d(8->16, k5) | relu \
+                        | max_pool2d(k2) | flatten | linear(400->120) | relu | linear(120->10)";
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    let mut model = Sequential::<f32>::from_architecture(architecture, &mut rng).expect("LeNet parses");
+    let features: Vec<f32> = (0..16 * 784).map(|i| ((i * 31) % 97) as f32 / 97.0).collect();
+    let labels: Vec<usize> = (0..16).map(|i| i % 10).collect();
+    let mut adam = Adam::new(1e-3);
+    let no_dropout = Dropout::new(0.0, 0).expect("valid p");
+    let first = with_workers(workers, &mut model, &no_dropout, |w| {
+        let mut step = |n: u64| {
+            w.gradient(&features, &labels, [0, n]);
+            w.apply(&mut adam, None);
+        };
+        let first = allocations_during(|| step(0));
+        for n in 1..WARM_UP as u64 {
+            step(n);
+        }
+        for n in 0..3 {
+            let allocations = allocations_during(|| step(WARM_UP as u64 + n));
+            assert_eq!(allocations, 0, "LeNet on {workers} workers, step {n} after warm-up: the step allocated");
+        }
+        first
+    });
+    assert!(first > 0, "LeNet: the first step allocated nothing; is the counter counting?");
 }
 
 fn steady_state_train_steps_allocate_nothing_on_one_thread() {

@@ -14,8 +14,8 @@ pub mod loss;
 mod model;
 mod norm;
 pub mod optim;
-mod sequential;
 pub mod parallel;
+mod sequential;
 pub mod train;
 
 pub use conv::{Conv2d, Conv2dVars};

@@ -6,7 +6,7 @@
 use crate::data::{Batcher, Dataset};
 use crate::optim::Optimizer;
 use crate::parallel::with_workers;
-use crate::{Dropout, Mlp};
+use crate::{Dropout, Model, ModelVars};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -114,7 +114,7 @@ pub(crate) fn correct_predictions(logits: &[f32], classes: usize, labels: &[usiz
 /// assert!((loss - 2f32.ln()).abs() < 1e-6);
 /// assert_eq!(accuracy, 0.5);
 /// ```
-pub fn evaluate(model: &Mlp<f32>, data: &Dataset, batch_size: usize) -> (f32, f32) {
+pub fn evaluate<M: Model<f32> + ?Sized>(model: &M, data: &Dataset, batch_size: usize) -> (f32, f32) {
     let mut tape = Tape::new();
     let mut batcher = Batcher::new(data, batch_size);
     batcher.in_order();
@@ -152,14 +152,14 @@ pub fn evaluate(model: &Mlp<f32>, data: &Dataset, batch_size: usize) -> (f32, f3
 ///
 /// If `config.dropout` is not in `[0, 1)` or `config.workers` is 0.
 #[track_caller]
-pub fn fit(
-    model: &mut Mlp<f32>,
+pub fn fit<M: Model<f32> + Send + Sync>(
+    model: &mut M,
     optimizer: &mut dyn Optimizer<f32>,
     train: &Dataset,
     test: &Dataset,
     config: &TrainConfig,
     first_epoch: usize,
-    mut on_epoch: impl FnMut(&EpochMetrics, &Mlp<f32>, &dyn Optimizer<f32>),
+    mut on_epoch: impl FnMut(&EpochMetrics, &M, &dyn Optimizer<f32>),
 ) -> Vec<EpochMetrics> {
     assert!(config.workers >= 1, "fit: workers must be at least 1, got 0");
     let show_bar = config.progress && std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
@@ -197,7 +197,7 @@ pub fn fit(
             }
             bar.finish_and_clear();
             let model = pool.model();
-            let (test_loss, test_accuracy) = evaluate(&model, test, 512);
+            let (test_loss, test_accuracy) = evaluate(&*model, test, 512);
             let metrics = EpochMetrics {
                 epoch,
                 train_loss: (total_loss / train.len() as f64) as f32,

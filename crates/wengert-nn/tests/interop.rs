@@ -535,9 +535,11 @@ fn only_f32_and_f64_tensors_load_and_not_mixed() {
     let error = load_error(&raw_file(&tensors, &[]), "`0.bias` holds f64 but `0.weight` holds f32");
     assert!(matches!(error, TorchError::MixedDtypes { .. }), "{error}");
 
+    // A rank-3 tensor loads (convolutions have them), but is no Linear layer's weight.
     let tensors = [("0.weight", Dtype::F32, &[5, 4, 1][..]), ("0.bias", Dtype::F32, &[5][..])];
-    let error = load_error(&raw_file(&tensors, &[]), "`0.weight` has dimensions [5, 4, 1]");
-    assert!(matches!(error, TorchError::File(_)), "{error}");
+    let error =
+        load_error(&raw_file(&tensors, &[]), "`0.weight` has dimensions [5, 4, 1], expected a matrix [out, in]");
+    assert!(matches!(error, TorchError::BadShape { .. }), "{error}");
 }
 
 #[test]

@@ -125,6 +125,38 @@ impl<const N: usize> Iterator for Positions<N> {
     }
 }
 
+/// A broadcast with its axes collapsed: axes of size 1 dropped, and each axis merged into
+/// the next where every input steps through both as through one (contiguous in both, or
+/// broadcast along both), so that `[n x c x h x w] + [1 x c x 1 x 1]` walks as `[n x c x (h
+/// w)]`. At least rank 1.
+pub(crate) struct Collapsed<const N: usize> {
+    pub rank: usize,
+    pub dims: [usize; R],
+    pub strides: [[usize; R]; N],
+}
+
+/// The collapsed form of reading `inputs` through their broadcast `out`.
+pub(crate) fn collapse<const N: usize>(inputs: [Shape; N], out: Shape) -> Collapsed<N> {
+    let (d, full) = (out.dims(), inputs.map(|s| strides_in(s, out)));
+    let mut c = Collapsed { rank: 0, dims: [1; R], strides: [[0; R]; N] };
+    for axis in 0..d.len() {
+        if d[axis] == 1 {
+            continue;
+        }
+        let merges = c.rank > 0 && (0..N).all(|k| c.strides[k][c.rank - 1] == full[k][axis] * d[axis]);
+        if !merges {
+            c.rank += 1;
+            c.dims[c.rank - 1] = 1;
+        }
+        c.dims[c.rank - 1] *= d[axis];
+        for (strides, input) in c.strides.iter_mut().zip(&full) {
+            strides[c.rank - 1] = input[axis];
+        }
+    }
+    c.rank = c.rank.max(1);
+    c
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,6 +169,18 @@ mod tests {
         assert_eq!(broadcast_shape(&[s(&[]), s(&[2, 3, 1, 1])]), Some(s(&[2, 3, 1, 1])));
         assert_eq!(broadcast_shape(&[s(&[2, 3, 4]), s(&[2, 4])]), None);
         assert_eq!(broadcast_shape(&[s(&[2, 3]), s(&[3, 2])]), None);
+    }
+
+    #[test]
+    fn a_channel_bias_collapses_to_three_axes_and_a_row_to_two() {
+        let s = |d: &[usize]| Shape::new(d);
+        let c = collapse([s(&[4, 3, 5, 6]), s(&[1, 3, 1, 1])], s(&[4, 3, 5, 6]));
+        assert_eq!((c.rank, &c.dims[..3]), (3, &[4, 3, 30][..]));
+        assert_eq!((&c.strides[0][..3], &c.strides[1][..3]), (&[90, 30, 1][..], &[0, 1, 0][..]));
+        let c = collapse([s(&[2, 3, 4]), s(&[4])], s(&[2, 3, 4]));
+        assert_eq!((c.rank, &c.dims[..2], &c.strides[1][..2]), (2, &[6, 4][..], &[0, 1][..]));
+        let c = collapse([s(&[2, 3, 4]), s(&[2, 3, 4])], s(&[2, 3, 4]));
+        assert_eq!((c.rank, c.dims[0]), (1, 24));
     }
 
     #[test]

@@ -1,12 +1,12 @@
 //! The gradient of every parameter of a model in one flat buffer, and a step's loss and
 //! accuracy counts: what the workers hand back and what a reduction sums.
 
-use crate::Mlp;
+use crate::Model;
 use std::ops::AddAssign;
 use wengert_tape::Tensor;
 
 /// The gradients of a model's parameters, one after another in the order of
-/// [`Mlp::parameters`], in one buffer: the unit the shards' gradients are summed in (and
+/// [`Model::parameters`], in one buffer: the unit the shards' gradients are summed in (and
 /// that an allreduce over processes would sum).
 ///
 /// # Examples
@@ -34,7 +34,7 @@ pub struct FlatGradient {
 
 impl FlatGradient {
     /// Zeros laid out for `model`'s parameters.
-    pub fn for_model(model: &Mlp<f32>) -> Self {
+    pub fn for_model<M: Model<f32> + ?Sized>(model: &M) -> Self {
         let mut offsets = vec![0];
         offsets.extend(model.parameters().map(Tensor::len).scan(0, |end, len| {
             *end += len;
@@ -58,7 +58,7 @@ impl FlatGradient {
         self.offsets.len() - 1
     }
 
-    /// The gradient of parameter `index` (in the order of [`Mlp::parameters`]).
+    /// The gradient of parameter `index` (in the order of [`Model::parameters`]).
     ///
     /// # Panics
     ///

@@ -4,7 +4,7 @@
 use super::shard::{ShardState, StepInput};
 use super::{FlatGradient, StepStats};
 use crate::optim::{clip_scale, Optimizer};
-use crate::{Dropout, Mlp};
+use crate::{Dropout, Model};
 use std::any::Any;
 use std::ops::Deref;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
@@ -22,9 +22,9 @@ struct Slot {
 /// What the calling thread and the workers share. The barriers order every access: the
 /// caller writes `input` and `model` only while the workers are parked, so the locks are
 /// never contended; they are there to let the borrows cross threads.
-struct Shared<'m> {
+struct Shared<'m, M> {
     workers: usize,
-    model: RwLock<&'m mut Mlp<f32>>,
+    model: RwLock<&'m mut M>,
     input: RwLock<StepInput>,
     slots: Vec<Mutex<Slot>>,
     /// Every worker and the caller meet here before a step (or to stop)...
@@ -34,14 +34,14 @@ struct Shared<'m> {
     stop: AtomicBool,
 }
 
-impl Shared<'_> {
+impl<M: Model<f32>> Shared<'_, M> {
     /// Computes shard `index` into its slot, catching a panic for the caller to raise.
     fn run_shard(&self, index: usize, state: &mut ShardState) {
         let input = self.input.read().unwrap_or_else(PoisonError::into_inner);
         let model = self.model.read().unwrap_or_else(PoisonError::into_inner);
         let mut slot = self.slots[index].lock().unwrap_or_else(PoisonError::into_inner);
         let Slot { gradient, stats, panic } = &mut *slot;
-        match catch_unwind(AssertUnwindSafe(|| state.compute(&model, &input, index, self.workers, gradient))) {
+        match catch_unwind(AssertUnwindSafe(|| state.compute(&**model, &input, index, self.workers, gradient))) {
             Ok(shard_stats) => *stats = shard_stats,
             Err(payload) => *panic = Some(payload),
         }
@@ -64,9 +64,9 @@ impl Shared<'_> {
 /// Releases the workers when [`with_workers`]'s body ends, returning or unwinding: the
 /// workers are parked at `start` between steps, so one more meeting there lets them see
 /// `stop` and the scope can join them.
-struct Release<'a, 'm>(&'a Shared<'m>);
+struct Release<'a, 'm, M>(&'a Shared<'m, M>);
 
-impl Drop for Release<'_, '_> {
+impl<M> Drop for Release<'_, '_, M> {
     fn drop(&mut self) {
         if self.0.workers > 1 {
             self.0.stop.store(true, Ordering::Release);
@@ -130,15 +130,15 @@ impl Drop for SerialGemm {
 ///     assert_eq!(workers.model().layers[1].weight.data()[0], w_before - 0.5 * other_process.parameter(2)[0]);
 /// });
 /// ```
-pub struct Workers<'a, 'm> {
-    shared: &'a Shared<'m>,
+pub struct Workers<'a, 'm, M> {
+    shared: &'a Shared<'m, M>,
     /// The calling thread's own shard (it is worker 0).
     state: ShardState,
     /// The sum of the shards' gradients.
     total: FlatGradient,
 }
 
-impl Workers<'_, '_> {
+impl<M: Model<f32>> Workers<'_, '_, M> {
     /// How many workers (shards) there are, the calling thread included.
     pub fn count(&self) -> usize {
         self.shared.workers
@@ -161,13 +161,14 @@ impl Workers<'_, '_> {
     pub fn gradient(&mut self, features: &[f32], labels: &[usize], key: [u64; 2]) -> StepStats {
         let shared = self.shared;
         {
-            let width = shared.model.read().unwrap_or_else(PoisonError::into_inner).layers[0].dims().0;
+            // The rows' width from the batch: the model's first layer checks it fits.
             assert!(
-                !labels.is_empty() && features.len() == labels.len() * width,
-                "Workers::gradient: {} features for {} rows of width {width}",
+                !labels.is_empty() && features.len().is_multiple_of(labels.len()),
+                "Workers::gradient: {} features do not make {} rows of one width",
                 features.len(),
                 labels.len()
             );
+            let width = features.len() / labels.len();
             let mut input = shared.input.write().unwrap_or_else(PoisonError::into_inner);
             input.features.clear();
             input.features.extend_from_slice(features);
@@ -232,17 +233,17 @@ impl Workers<'_, '_> {
     }
 
     /// The model, to read (evaluate, checkpoint) between steps.
-    pub fn model(&self) -> impl Deref<Target = Mlp<f32>> + '_ {
+    pub fn model(&self) -> impl Deref<Target = M> + '_ {
         ModelRef(self.shared.model.read().unwrap_or_else(PoisonError::into_inner))
     }
 }
 
 /// A read lock on the model, seen as the model.
-struct ModelRef<'a, 'm>(std::sync::RwLockReadGuard<'a, &'m mut Mlp<f32>>);
+struct ModelRef<'a, 'm, M>(std::sync::RwLockReadGuard<'a, &'m mut M>);
 
-impl Deref for ModelRef<'_, '_> {
-    type Target = Mlp<f32>;
-    fn deref(&self) -> &Mlp<f32> {
+impl<M> Deref for ModelRef<'_, '_, M> {
+    type Target = M;
+    fn deref(&self) -> &M {
         &self.0
     }
 }
@@ -292,11 +293,11 @@ impl Deref for ModelRef<'_, '_> {
 /// assert_ne!(model, one); // the step moved the model
 /// ```
 #[track_caller]
-pub fn with_workers<R>(
+pub fn with_workers<M: Model<f32> + Send + Sync, R>(
     workers: usize,
-    model: &mut Mlp<f32>,
+    model: &mut M,
     dropout: &Dropout<f32>,
-    body: impl FnOnce(&mut Workers<'_, '_>) -> R,
+    body: impl FnOnce(&mut Workers<'_, '_, M>) -> R,
 ) -> R {
     assert!(workers >= 1, "with_workers: 0 workers (at least the calling thread is needed)");
     let _serial = SerialGemm::when(workers > 1);

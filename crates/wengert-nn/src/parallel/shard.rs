@@ -3,7 +3,7 @@
 
 use super::{FlatGradient, StepStats};
 use crate::train::correct_predictions;
-use crate::{Dropout, Mlp};
+use crate::{Dropout, Model, ModelVars};
 use std::ops::Range;
 use wengert_tape::{Shape, Tape};
 
@@ -56,9 +56,9 @@ impl ShardState {
     /// gradient of `(shard rows / batch rows) x` the shard's mean loss into `gradient`, so
     /// that the shards' gradients add up to the gradient of the batch's mean loss. An empty
     /// shard writes nothing and reports no rows.
-    pub fn compute(
+    pub fn compute<M: Model<f32>>(
         &mut self,
-        model: &Mlp<f32>,
+        model: &M,
         input: &StepInput,
         shard: usize,
         shards: usize,

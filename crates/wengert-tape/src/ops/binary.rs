@@ -5,7 +5,7 @@
 //! it. Each op's descriptor, function and partial derivatives side by side.
 
 use super::{binary_family, reshaped, two_matrices, BackwardContext, Op, TapedContext};
-use crate::broadcast::{broadcast_shape, positions};
+use crate::broadcast::{broadcast_shape, collapse, strided};
 use crate::registry::{probe, Arity, Check, Domain, OpSpec, Reads};
 use crate::{Real, Shape, Tensor, Var};
 
@@ -101,10 +101,10 @@ binary_family! {
     }
 }
 
-/// Where each element of the output reads its two inputs. Up to rank 2, output element
-/// `(i, j)` of `[rows x cols]` reads input k's element `i * strides.0 + j * strides.1`, a
-/// stride 0 along an axis the input is broadcast along; at higher ranks, through
-/// [`positions`].
+/// Where each element of the output reads its two inputs, with the broadcast's axes
+/// collapsed ([`collapse`]): the output is `blocks` of `[rows x cols]`; element `(i, j)` of a
+/// block reads input k at its block's base plus `i * strides.0 + j * strides.1`, a stride 0
+/// along an axis the input is broadcast along. Up to rank 2 there is one block at base 0.
 pub(crate) struct Broadcast {
     rows: usize,
     cols: usize,
@@ -112,8 +112,9 @@ pub(crate) struct Broadcast {
     b: (usize, usize),
     /// Both inputs have the output's shape: a plain elementwise loop.
     same: bool,
-    /// The inputs' and the output's shapes when the output has rank 3 or more.
-    general: Option<([Shape; 2], Shape)>,
+    /// The blocks' dimensions (the collapsed axes before the last two) and each input's
+    /// steps along them; rank 0 for a single block.
+    outer: (usize, [usize; Shape::MAX_RANK], [[usize; Shape::MAX_RANK]; 2]),
 }
 
 impl Broadcast {
@@ -128,17 +129,45 @@ impl Broadcast {
             panic!("{op}: shapes {a} and {b} do not broadcast (each dimension must be equal, or 1 on one side)")
         };
         let same = a.numel() == shape.numel() && b.numel() == shape.numel();
-        if shape.rank() > 2 {
-            let general = Some(([a, b], shape));
-            return (Broadcast { rows: 0, cols: 0, a: (0, 0), b: (0, 0), same, general }, shape);
+        let single = (0, [0; Shape::MAX_RANK], [[0; Shape::MAX_RANK]; 2]);
+        if shape.rank() <= 2 {
+            // Without the interned table: the matrix reading of rank <= 2.
+            let strides = |s: Shape| {
+                let row = if s.rows() == shape.rows() && shape.rows() > 1 { s.cols() } else { 0 };
+                (row, usize::from(s.cols() == shape.cols() && shape.cols() > 1))
+            };
+            let layout =
+                Broadcast { rows: shape.rows(), cols: shape.cols(), a: strides(a), b: strides(b), same, outer: single };
+            return (layout, shape);
         }
-        let strides = |s: Shape| {
-            let row = if s.rows() == shape.rows() && shape.rows() > 1 { s.cols() } else { 0 };
-            (row, usize::from(s.cols() == shape.cols() && shape.cols() > 1))
+        let c = collapse([a, b], shape);
+        let r = c.rank;
+        let (rows, row_steps) =
+            if r >= 2 { (c.dims[r - 2], [c.strides[0][r - 2], c.strides[1][r - 2]]) } else { (1, [0, 0]) };
+        let mut outer = single;
+        if r > 2 {
+            outer.0 = r - 2;
+            outer.1[..r - 2].copy_from_slice(&c.dims[..r - 2]);
+            for k in 0..2 {
+                outer.2[k][..r - 2].copy_from_slice(&c.strides[k][..r - 2]);
+            }
+        }
+        let layout = Broadcast {
+            rows,
+            cols: c.dims[r - 1],
+            a: (row_steps[0], c.strides[0][r - 1]),
+            b: (row_steps[1], c.strides[1][r - 1]),
+            same,
+            outer,
         };
-        let layout =
-            Broadcast { rows: shape.rows(), cols: shape.cols(), a: strides(a), b: strides(b), same, general: None };
         (layout, shape)
+    }
+
+    /// Each block's base offsets in the two inputs, in output order.
+    #[inline(always)]
+    fn blocks(&self) -> impl Iterator<Item = [usize; 2]> {
+        let (rank, dims, strides) = self.outer;
+        strided(&dims[..rank], strides)
     }
 
     #[inline(always)]
@@ -155,17 +184,21 @@ impl Broadcast {
             }
             return;
         }
-        if let Some((inputs, shape)) = self.general {
-            for (o, [ia, ib]) in out.iter_mut().zip(positions(inputs, shape)) {
-                *o = f(a[ia], b[ib]);
+        let block = |out: &mut [T], [base_a, base_b]: [usize; 2]| {
+            for i in 0..self.rows {
+                for j in 0..self.cols {
+                    let (ia, ib) = self.at(i, j);
+                    out[i * self.cols + j] = f(a[base_a + ia], b[base_b + ib]);
+                }
             }
-            return;
+        };
+        if self.outer.0 == 0 {
+            // Rank <= 2 (or collapsed to it): one block, as before there were blocks.
+            return block(out, [0, 0]);
         }
-        for i in 0..self.rows {
-            for j in 0..self.cols {
-                let (ia, ib) = self.at(i, j);
-                out[i * self.cols + j] = f(a[ia], b[ib]);
-            }
+        let size = (self.rows * self.cols).max(1);
+        for (out, bases) in out.chunks_exact_mut(size).zip(self.blocks()) {
+            block(out, bases);
         }
     }
 
@@ -193,30 +226,28 @@ impl Broadcast {
             return;
         }
         let (mut a_adjoint, mut b_adjoint) = (a_adjoint, b_adjoint);
-        if let Some((inputs, shape)) = self.general {
-            for (k, [ia, ib]) in positions(inputs, shape).enumerate() {
-                let (da, db) = partials(a[ia], b[ib], y[k]);
-                if let Some(adjoint) = a_adjoint.as_deref_mut() {
-                    adjoint[ia] = adjoint[ia] + upstream[k] * da;
-                }
-                if let Some(adjoint) = b_adjoint.as_deref_mut() {
-                    adjoint[ib] = adjoint[ib] + upstream[k] * db;
+        let mut block = |start: usize, [base_a, base_b]: [usize; 2]| {
+            for i in 0..self.rows {
+                for j in 0..self.cols {
+                    let k = start + i * self.cols + j;
+                    let (ia, ib) = self.at(i, j);
+                    let (ia, ib) = (base_a + ia, base_b + ib);
+                    let (da, db) = partials(a[ia], b[ib], y[k]);
+                    if let Some(adjoint) = a_adjoint.as_deref_mut() {
+                        adjoint[ia] = adjoint[ia] + upstream[k] * da;
+                    }
+                    if let Some(adjoint) = b_adjoint.as_deref_mut() {
+                        adjoint[ib] = adjoint[ib] + upstream[k] * db;
+                    }
                 }
             }
-            return;
+        };
+        if self.outer.0 == 0 {
+            return block(0, [0, 0]);
         }
-        for i in 0..self.rows {
-            for j in 0..self.cols {
-                let k = i * self.cols + j;
-                let (ia, ib) = self.at(i, j);
-                let (da, db) = partials(a[ia], b[ib], y[k]);
-                if let Some(adjoint) = a_adjoint.as_deref_mut() {
-                    adjoint[ia] = adjoint[ia] + upstream[k] * da;
-                }
-                if let Some(adjoint) = b_adjoint.as_deref_mut() {
-                    adjoint[ib] = adjoint[ib] + upstream[k] * db;
-                }
-            }
+        let size = (self.rows * self.cols).max(1);
+        for (start, bases) in (0..y.len()).step_by(size).zip(self.blocks()) {
+            block(start, bases);
         }
     }
 }

@@ -2,10 +2,10 @@
 //! lowered to the GEMM through im2col, `max_pool2d` and `avg_pool2d` (kernel, stride, no
 //! padding). Formulas in `docs/derivations.md`, section "Convolution and pooling".
 //!
-//! conv2d keeps its geometry `[kh, kw, sh, sw, ph, pw]` after its value, then every image's
-//! im2col matrix (read again by the weight gradient), and reserves an adjoint workspace of
-//! one image's column matrix for the input gradient's `W^T G_n`: a steady-state step
-//! allocates nothing. The pools keep their geometry the same way and recompute the arg-max
+//! conv2d keeps its geometry `[kh, kw, sh, sw, ph, pw]` after its value, then room for one
+//! image's im2col matrix (filled image by image), and reserves an adjoint workspace of two
+//! such matrices: the weight gradient's `C_n`, recomputed, and the input gradient's
+//! `W^T G_n`. A steady-state step allocates nothing, and no batch-sized copy is kept. The pools keep their geometry the same way and recompute the arg-max
 //! (the first maximum of each window, as PyTorch) in the backward rule.
 //!
 //! The taped rules are written with ops that have taped rules of their own (gather_rows,
@@ -144,32 +144,71 @@ impl Geometry {
         Some((ci * self.h + row) * self.w + col)
     }
 
-    /// For every element of an image's im2col matrix, row-major, its source (or `None`).
-    fn im2col_sources(&self) -> impl Iterator<Item = Option<usize>> + '_ {
-        (0..self.c).flat_map(move |ci| {
-            (0..self.kh).flat_map(move |i| {
-                (0..self.kw).flat_map(move |j| {
-                    (0..self.oh).flat_map(move |y| (0..self.ow).map(move |x| self.source(ci, i, j, y, x)))
-                })
-            })
-        })
+    /// The output columns `x_lo..x_hi` whose kernel column `j` falls inside the input (not in
+    /// the padding): `x sw + j - pw` in `0..w`.
+    #[inline]
+    fn inside_columns(&self, j: usize) -> (usize, usize) {
+        let lo = if self.pw > j { (self.pw - j).div_ceil(self.sw) } else { 0 }.min(self.ow);
+        let hi = if self.w + self.pw > j { (self.w + self.pw - j).div_ceil(self.sw).min(self.ow) } else { 0 };
+        (lo, hi.max(lo))
+    }
+
+    /// For each row `(ci, i, j)` of an image's im2col matrix and each output row `y`: the
+    /// segment of `ow` elements it fills, and the input row it reads (`None` in the padding)
+    /// with the inside columns `x_lo..x_hi`. im2col and its adjoint both walk this.
+    #[inline]
+    fn for_each_segment(&self, mut visit: impl FnMut(usize, Option<usize>, usize, (usize, usize))) {
+        let mut segment = 0;
+        for ci in 0..self.c {
+            for i in 0..self.kh {
+                for j in 0..self.kw {
+                    let columns = self.inside_columns(j);
+                    for y in 0..self.oh {
+                        let row = (y * self.sh + i).checked_sub(self.ph).filter(|&r| r < self.h);
+                        visit(segment, row.map(|r| (ci * self.h + r) * self.w), j, columns);
+                        segment += 1;
+                    }
+                }
+            }
+        }
     }
 }
 
-/// Writes image `image`'s im2col matrix `[c kh kw x oh ow]` into `col`.
+/// Writes image `image`'s im2col matrix `[c kh kw x oh ow]` into `col`: each segment of
+/// `ow` elements is a strided copy of part of one input row (a plain copy at stride 1),
+/// zeros in the padding.
 fn im2col<T: Real>(g: &Geometry, image: &[T], col: &mut [T]) {
-    for (out, source) in col.iter_mut().zip(g.im2col_sources()) {
-        *out = source.map_or(T::zero(), |s| image[s]);
-    }
+    g.for_each_segment(|segment, row, j, (lo, hi)| {
+        let out = &mut col[segment * g.ow..(segment + 1) * g.ow];
+        let Some(start) = row else {
+            out.fill(T::zero());
+            return;
+        };
+        out[..lo].fill(T::zero());
+        out[hi..].fill(T::zero());
+        // Output column x reads input column x sw + j - pw.
+        let first = start + lo * g.sw + j - g.pw;
+        if g.sw == 1 {
+            out[lo..hi].copy_from_slice(&image[first..first + (hi - lo)]);
+        } else {
+            for (k, o) in out[lo..hi].iter_mut().enumerate() {
+                *o = image[first + k * g.sw];
+            }
+        }
+    });
 }
 
 /// Adds an im2col-shaped `col` back into the image it was read from (im2col's adjoint).
 fn col2im_add<T: Real>(g: &Geometry, col: &[T], image: &mut [T]) {
-    for (&value, source) in col.iter().zip(g.im2col_sources()) {
-        if let Some(s) = source {
-            image[s] = image[s] + value;
+    g.for_each_segment(|segment, row, j, (lo, hi)| {
+        let Some(start) = row else { return };
+        let values = &col[segment * g.ow + lo..segment * g.ow + hi];
+        let first = start + lo * g.sw + j - g.pw;
+        for (k, &v) in values.iter().enumerate() {
+            let at = first + k * g.sw;
+            image[at] = image[at] + v;
         }
-    }
+    });
 }
 
 /// The backward rule of a node of this family.
@@ -185,12 +224,18 @@ fn conv2d_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
     let (x_shape, w_shape) = (ctx.input_shape(0), ctx.input_shape(1));
     let g = Geometry::stored(x_shape, w_shape.dim(0), ctx.scratch(GEOMETRY));
     let (patch, positions) = (g.patch(), g.positions());
-    let cols = &ctx.scratch(GEOMETRY + g.n * patch * positions)[GEOMETRY..];
-    let (w, upstream) = (ctx.input(1), ctx.upstream);
+    let (x, w, upstream) = (ctx.input(0), ctx.input(1), ctx.upstream);
     let (image_out, image_in) = (g.o * positions, g.c * g.h * g.w);
-    // dW = sum_n G_n col_n^T: [o x oh ow] x [oh ow x c kh kw], col_n read transposed.
-    if let Some(w_adjoint) = ctx.adjoint(1) {
-        for (g_n, col) in upstream.chunks_exact(image_out).zip(cols.chunks_exact(patch * positions)) {
+    let x_offset = ctx.adjoint_offset(0);
+    let w_offset = ctx.adjoint_offset(1);
+    // The node's workspace: one image's C_n, and one image's dC_n.
+    let (col, d_col) = ctx.workspace[..2 * patch * positions].split_at_mut(patch * positions);
+    let adjoints = &mut *ctx.lower_adjoints;
+    for (image, (x_n, g_n)) in x.chunks_exact(image_in).zip(upstream.chunks_exact(image_out)).enumerate() {
+        // dW += G_n C_n^T: [o x oh ow] x [oh ow x c kh kw], C_n recomputed and read transposed.
+        if let Some(offset) = w_offset {
+            im2col(&g, x_n, col);
+            let w_adjoint = &mut adjoints[offset..offset + w_shape.numel()];
             T::gemm(
                 g.o,
                 positions,
@@ -202,13 +247,8 @@ fn conv2d_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
                 (w_adjoint, patch, 1),
             );
         }
-    }
-    // dX_n = col2im(W^T G_n): [c kh kw x o] x [o x oh ow] into the workspace, then added back.
-    if ctx.adjoint_offset(0).is_some() {
-        let (workspace, lower) = (&mut ctx.workspace[..patch * positions], &mut *ctx.lower_adjoints);
-        let offset = ctx.nodes[ctx.inputs[0] as usize].adjoint_offset;
-        let x_adjoint = &mut lower[offset..offset + g.n * image_in];
-        for (g_n, dx_n) in upstream.chunks_exact(image_out).zip(x_adjoint.chunks_exact_mut(image_in)) {
+        // dX_n += col2im(W^T G_n): [c kh kw x o] x [o x oh ow], W read transposed.
+        if let Some(offset) = x_offset {
             T::gemm(
                 patch,
                 g.o,
@@ -217,29 +257,63 @@ fn conv2d_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
                 (w, 1, patch),
                 (g_n, positions, 1),
                 T::zero(),
-                (workspace, positions, 1),
+                (d_col, positions, 1),
             );
-            col2im_add(&g, workspace, dx_n);
+            let start = offset + image * image_in;
+            col2im_add(&g, d_col, &mut adjoints[start..start + image_in]);
         }
     }
 }
 
-/// The windows of a pool: for output element `(image, channel, y, x)`, row-major, the input
-/// positions of its window (no padding).
-fn windows(g: Geometry) -> impl Iterator<Item = impl Iterator<Item = usize>> {
-    (0..g.n * g.c).flat_map(move |plane| {
-        (0..g.oh).flat_map(move |y| {
-            (0..g.ow).map(move |x| {
-                let base = plane * g.h * g.w;
-                (0..g.kh).flat_map(move |i| (0..g.kw).map(move |j| base + (y * g.sh + i) * g.w + x * g.sw + j))
-            })
-        })
-    })
+/// Calls `visit(k, start)` for output element `k` of a pool, row-major over `(image,
+/// channel, y, x)`, with `start` the input position of its window's top-left element; the
+/// window is `start + i w + j` for `i < kh`, `j < kw` (no padding).
+#[inline]
+fn for_each_window(g: &Geometry, mut visit: impl FnMut(usize, usize)) {
+    let mut k = 0;
+    for plane in 0..g.n * g.c {
+        for y in 0..g.oh {
+            for x in 0..g.ow {
+                visit(k, plane * g.h * g.w + y * g.sh * g.w + x * g.sw);
+                k += 1;
+            }
+        }
+    }
 }
 
-/// The first position of each window that holds its maximum (none for a window of NaNs).
-fn arg_max<'a, T: Real>(g: &'a Geometry, x: &'a [T], y: &'a [T]) -> impl Iterator<Item = Option<usize>> + 'a {
-    windows(*g).zip(y).map(move |(mut window, &max)| window.find(|&p| x[p] == max))
+/// The input positions of the window that starts at `start`, row by row.
+fn window(g: &Geometry, start: usize) -> impl Iterator<Item = usize> + '_ {
+    (0..g.kh).flat_map(move |i| (0..g.kw).map(move |j| start + i * g.w + j))
+}
+
+/// The largest element of a window, the first of equals; NaN if the window holds one.
+#[inline]
+fn window_max<T: Real>(g: &Geometry, x: &[T], start: usize) -> T {
+    let mut max = T::neg_infinity();
+    for i in 0..g.kh {
+        for &v in &x[start + i * g.w..start + i * g.w + g.kw] {
+            if !max.is_nan() && (v > max || v.is_nan()) {
+                max = v;
+            }
+        }
+    }
+    max
+}
+
+/// The mean of a window.
+#[inline]
+fn window_mean<T: Real>(g: &Geometry, x: &[T], start: usize) -> T {
+    let mut sum = T::zero();
+    for i in 0..g.kh {
+        sum = x[start + i * g.w..start + i * g.w + g.kw].iter().fold(sum, |s, &v| s + v);
+    }
+    sum / T::lit((g.kh * g.kw) as f64)
+}
+
+/// The first position of each window that holds its maximum `y[k]` (none for a window of
+/// NaNs), in output order.
+fn arg_max<T: Real>(g: &Geometry, x: &[T], y: &[T], mut visit: impl FnMut(usize, Option<usize>)) {
+    for_each_window(g, |k, start| visit(k, window(g, start).find(|&p| x[p] == y[k])));
 }
 
 fn max_pool_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
@@ -247,11 +321,11 @@ fn max_pool_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
     let g = Geometry::stored(x_shape, x_shape.dim(1), ctx.scratch(GEOMETRY));
     let (x, y, upstream) = (ctx.input(0), ctx.output(), ctx.upstream);
     let Some(x_adjoint) = ctx.adjoint(0) else { return };
-    for (at, &gi) in arg_max(&g, x, y).zip(upstream) {
+    arg_max(&g, x, y, |k, at| {
         if let Some(p) = at {
-            x_adjoint[p] = x_adjoint[p] + gi;
+            x_adjoint[p] = x_adjoint[p] + upstream[k];
         }
-    }
+    });
 }
 
 fn avg_pool_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
@@ -260,11 +334,14 @@ fn avg_pool_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
     let scale = T::lit((g.kh * g.kw) as f64).recip();
     let upstream = ctx.upstream;
     let Some(x_adjoint) = ctx.adjoint(0) else { return };
-    for (window, &gi) in windows(g).zip(upstream) {
-        for p in window {
-            x_adjoint[p] = x_adjoint[p] + gi * scale;
+    for_each_window(&g, |k, start| {
+        let share = upstream[k] * scale;
+        for i in 0..g.kh {
+            for a in &mut x_adjoint[start + i * g.w..start + i * g.w + g.kw] {
+                *a = *a + share;
+            }
         }
-    }
+    });
 }
 
 /// The taped rule of a node of this family.
@@ -313,12 +390,14 @@ pub(crate) fn taped<T: Real>(op: Spatial, ctx: &mut TapedContext<'_, T>) {
             let dx = if op == Spatial::MaxPool2d {
                 let (xs, ys) = (ctx.input_values(0), ctx.output_values());
                 // A window of NaNs routes its gradient nowhere: to a row past the end.
-                let to: Vec<usize> = arg_max(&g, &xs, &ys).map(|at| at.unwrap_or(x_numel)).collect();
+                let mut to = vec![x_numel; outputs];
+                arg_max(&g, &xs, &ys, |k, at| to[k] = at.unwrap_or(x_numel));
                 column.scatter_rows(&to, x_numel + 1).slice_rows(0..x_numel)
             } else {
                 let size = g.kh * g.kw;
                 let each: Vec<usize> = (0..outputs).flat_map(|k| std::iter::repeat_n(k, size)).collect();
-                let to: Vec<usize> = windows(g).flatten().collect();
+                let mut to = Vec::with_capacity(outputs * size);
+                for_each_window(&g, |_, start| to.extend(window(&g, start)));
                 (column.gather_rows(&each) / T::lit(size as f64)).scatter_rows(&to, x_numel)
             };
             ctx.send(0, dx.reshape(x.shape()));
@@ -389,17 +468,14 @@ impl<'t, T: Real> Var<'t, T> {
         });
         let (patch, positions) = (g.patch(), g.positions());
         let out = g.output();
-        let scratch = GEOMETRY + g.n * patch * positions;
+        // After the value: the geometry, then one image's C_n, reused image by image.
+        let scratch = GEOMETRY + patch * positions;
         let y = self.tape.record(Op::Spatial(Spatial::Conv2d), [self, weight], out, scratch, |[x, w], buffer| {
             let (y, rest) = buffer.split_at_mut(out.numel());
-            let (numbers, cols) = rest.split_at_mut(GEOMETRY);
+            let (numbers, col) = rest.split_at_mut(GEOMETRY);
             numbers.copy_from_slice(&g.numbers::<T>());
             let image_in = g.c * g.h * g.w;
-            for ((image, col), y_n) in x
-                .chunks_exact(image_in)
-                .zip(cols.chunks_exact_mut(patch * positions))
-                .zip(y.chunks_exact_mut(g.o * positions))
-            {
+            for (image, y_n) in x.chunks_exact(image_in).zip(y.chunks_exact_mut(g.o * positions)) {
                 im2col(&g, image, col);
                 // Y_n = W C_n: [o x c kh kw] x [c kh kw x oh ow].
                 T::gemm(
@@ -414,7 +490,7 @@ impl<'t, T: Real> Var<'t, T> {
                 );
             }
         });
-        self.tape.reserve_workspace(y, patch * positions);
+        self.tape.reserve_workspace(y, 2 * patch * positions);
         y
     }
 
@@ -452,15 +528,9 @@ impl<'t, T: Real> Var<'t, T> {
         y + bias.reshape(Shape::new(&[1, channels, 1, 1]))
     }
 
-    /// Records a pool: `reduce` folds each window's values into one.
+    /// Records a pool: `reduce(g, x, start)` folds the window at `start` into one value.
     #[track_caller]
-    fn pool(
-        self,
-        op: Spatial,
-        kernel: Size2,
-        stride: Size2,
-        reduce: impl Fn(&mut dyn Iterator<Item = T>) -> T,
-    ) -> Self {
+    fn pool(self, op: Spatial, kernel: Size2, stride: Size2, reduce: impl Fn(&Geometry, &[T], usize) -> T) -> Self {
         let x_shape = self.shape();
         let channels = if x_shape.rank() == 4 { x_shape.dim(1) } else { 0 };
         let g = Geometry::new(op.spec().name, x_shape, channels, kernel, stride, Size2(0, 0));
@@ -468,9 +538,7 @@ impl<'t, T: Real> Var<'t, T> {
         self.tape.record(Op::Spatial(op), [self], out, GEOMETRY, |[x], buffer| {
             let (y, numbers) = buffer.split_at_mut(out.numel());
             numbers.copy_from_slice(&g.numbers::<T>());
-            for (yi, window) in y.iter_mut().zip(windows(g)) {
-                *yi = reduce(&mut window.map(|p| x[p]));
-            }
+            for_each_window(&g, |k, start| y[k] = reduce(&g, x, start));
         })
     }
 
@@ -494,10 +562,8 @@ impl<'t, T: Real> Var<'t, T> {
     /// ```
     #[track_caller]
     pub fn max_pool2d(self, kernel: impl Into<Size2>, stride: impl Into<Size2>) -> Self {
-        self.pool(Spatial::MaxPool2d, kernel.into(), stride.into(), |window| {
-            // The first maximum, as the backward rule finds it; NaN propagates.
-            window.fold(T::neg_infinity(), |m, v| if m.is_nan() || !(v > m || v.is_nan()) { m } else { v })
-        })
+        // The first maximum, as the backward rule finds it; NaN propagates.
+        self.pool(Spatial::MaxPool2d, kernel.into(), stride.into(), window_max)
     }
 
     /// The mean of each `kernel` window of each channel, moved by `stride`, no padding
@@ -518,8 +584,6 @@ impl<'t, T: Real> Var<'t, T> {
     /// ```
     #[track_caller]
     pub fn avg_pool2d(self, kernel: impl Into<Size2>, stride: impl Into<Size2>) -> Self {
-        let kernel = kernel.into();
-        let scale = T::lit((kernel.0 * kernel.1) as f64).recip();
-        self.pool(Spatial::AvgPool2d, kernel, stride.into(), |window| window.fold(T::zero(), |s, v| s + v) * scale)
+        self.pool(Spatial::AvgPool2d, kernel.into(), stride.into(), window_mean)
     }
 }

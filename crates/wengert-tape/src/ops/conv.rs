@@ -34,6 +34,11 @@ op_family! {
             &["dX = G / (kh kw) spread over each window"],
             probe!(|v| v[0].avg_pool2d((2, 3), (2, 1)),
                 shapes: |m, n| vec![Shape::new(&[2, 3, m + 1, n + 2])], domain: Domain::ANY)).with_constants(GEOMETRY),
+        /// A bias per channel (axis 1), added to every position of that channel.
+        AddChannelBias => OpSpec::new("add_channel_bias", Arity::Fixed(2), Reads::Nothing,
+            &["dX = G", "db_c = sum of G over the images and positions of channel c"],
+            probe!(|v| v[0].add_channel_bias(v[1]),
+                shapes: |m, n| vec![Shape::new(&[2, 3, m, n]), Shape::vector(3)], domain: Domain::ANY)),
     }
 }
 
@@ -217,6 +222,30 @@ pub(crate) fn backward<T: Real>(op: Spatial, ctx: &mut BackwardContext<'_, T>) {
         Spatial::Conv2d => conv2d_backward(ctx),
         Spatial::MaxPool2d => max_pool_backward(ctx),
         Spatial::AvgPool2d => avg_pool_backward(ctx),
+        Spatial::AddChannelBias => channel_bias_backward(ctx),
+    }
+}
+
+/// `(images, channels, positions)` of a value whose axis 1 holds its channels.
+fn planes(shape: Shape) -> (usize, usize, usize) {
+    let (n, c) = (shape.dim(0), shape.dim(1));
+    (n, c, shape.numel().checked_div(n * c).unwrap_or(0))
+}
+
+fn channel_bias_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
+    let (_, channels, positions) = planes(ctx.input_shape(0));
+    let upstream = ctx.upstream;
+    if let Some(x_adjoint) = ctx.adjoint(0) {
+        for (a, &g) in x_adjoint.iter_mut().zip(upstream) {
+            *a = *a + g;
+        }
+    }
+    if let Some(b_adjoint) = ctx.adjoint(1) {
+        // Plane k (of `positions` elements) belongs to channel k mod c.
+        for (plane, g) in upstream.chunks_exact(positions.max(1)).enumerate() {
+            let sum = g.iter().fold(T::zero(), |s, &v| s + v);
+            b_adjoint[plane % channels] = b_adjoint[plane % channels] + sum;
+        }
     }
 }
 
@@ -354,6 +383,18 @@ fn avg_pool_backward<T: Real>(ctx: &mut BackwardContext<'_, T>) {
 pub(crate) fn taped<T: Real>(op: Spatial, ctx: &mut TapedContext<'_, T>) {
     let (x, upstream) = (ctx.input(0), ctx.upstream);
     let x_numel = x.shape().numel();
+    if op == Spatial::AddChannelBias {
+        // dX = G; db = G summed over the images and the positions.
+        let (n, c, positions) = planes(x.shape());
+        if ctx.wants(0) {
+            ctx.send(0, upstream);
+        }
+        if ctx.wants(1) {
+            let summed = upstream.reshape(Shape::new(&[n, c, positions])).sum_axis(2, false).sum_axis(0, false);
+            ctx.send(1, summed.reshape(ctx.input(1).shape()));
+        }
+        return;
+    }
     let numbers = ctx.constants(GEOMETRY);
     match op {
         Spatial::Conv2d => {
@@ -380,6 +421,7 @@ pub(crate) fn taped<T: Real>(op: Spatial, ctx: &mut TapedContext<'_, T>) {
                 ctx.send(0, dx.reshape(x.shape()));
             }
         }
+        Spatial::AddChannelBias => unreachable!("handled above"),
         Spatial::MaxPool2d | Spatial::AvgPool2d => {
             if !ctx.wants(0) {
                 return;
@@ -516,16 +558,45 @@ impl<'t, T: Real> Var<'t, T> {
         stride: impl Into<Size2>,
         padding: impl Into<Size2>,
     ) -> Self {
-        let y = self.conv2d(weight, stride, padding);
-        let channels = y.shape().dim(1);
-        check_shapes(bias.shape().numel() == channels, "conv2d", || {
-            format!(
-                "bias {} does not have one element per output channel ({channels}; weight {})",
-                bias.shape(),
-                weight.shape()
-            )
+        self.conv2d(weight, stride, padding).add_channel_bias(bias)
+    }
+
+    /// Adds `bias [c]` to every element of channel `k` (axis 1) of `self [n x c x ...]`: a
+    /// convolution's bias, as `self + bias.reshape([1 x c x 1 x 1])` would, without the
+    /// general broadcast. Backward: `dX = G`, `db_c` = the sum of `G` over channel c.
+    ///
+    /// # Panics
+    ///
+    /// If `self` has rank below 2, or `bias` does not have one element per channel.
+    ///
+    /// ```
+    /// use wengert_tape::{Shape, Tape, Tensor};
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.constant(&Tensor::zeros(Shape::new(&[2, 3, 2, 2])));
+    /// let b = tape.var(&Tensor::from_slice(&[1.0, 2.0, 3.0]));
+    /// let y = x.add_channel_bias(b);
+    /// assert_eq!(&y.values()[..8], &[1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0]);
+    /// // Each channel's bias reaches 2 images x 4 positions.
+    /// assert_eq!(tape.backward(y.sum()).wrt_slice(b), &[8.0; 3]);
+    /// ```
+    #[track_caller]
+    pub fn add_channel_bias(self, bias: Var<'t, T>) -> Self {
+        let (shape, b) = (self.shape(), bias.shape());
+        check_shapes(shape.rank() >= 2, "add_channel_bias", || format!("{shape} has no channel axis (axis 1)"));
+        let (_, channels, positions) = planes(shape);
+        check_shapes(b.numel() == channels && b.rank() <= 1, "add_channel_bias", || {
+            format!("bias {b} does not have one element per channel of {shape} ({channels})")
         });
-        y + bias.reshape(Shape::new(&[1, channels, 1, 1]))
+        self.tape.record(Op::Spatial(Spatial::AddChannelBias), [self, bias], shape, 0, |[x, b], y| {
+            for (plane, (y, x)) in
+                y.chunks_exact_mut(positions.max(1)).zip(x.chunks_exact(positions.max(1))).enumerate()
+            {
+                let bias = b[plane % channels];
+                for (yi, &xi) in y.iter_mut().zip(x) {
+                    *yi = xi + bias;
+                }
+            }
+        })
     }
 
     /// Records a pool: `reduce(g, x, start)` folds the window at `start` into one value.

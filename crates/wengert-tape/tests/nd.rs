@@ -17,8 +17,11 @@ use wengert_tape::registry::{self, Check, Probe};
 use wengert_tape::{Shape, Tape, Tensor, Var};
 
 /// Ops defined on scalars, vectors and matrices only (each panics at rank 3, naming itself),
-/// and the shape-changing ops whose probe builds a matrix shape (reshape).
+/// and ops whose probe builds a matrix shape or matrix indices (reshape, gather_rows, whose
+/// rank-3 form `gather_rows_slice_and_concat_work_at_rank_3` checks).
 const MATRIX_ONLY: &[&str] = &["t", "reshape", "slice_rows", "slice_cols", "gather_rows", "scatter_rows"];
+/// Of those, the ones that take a higher rank in their own way.
+const ANY_RANK_ELSEWHERE: &[&str] = &["reshape", "gather_rows"];
 
 /// A matrix `[m x n]` lifted to `rank` 3 (`[m x 2 x n]`) or 4 (`[m x 2 x 1 x n]`): axis 1 has
 /// two elements, so the probes' reductions along axes 0 and 1 stay well defined (a sample
@@ -134,7 +137,7 @@ fn every_elementwise_reduction_and_softmax_op_is_right_at_rank_3_and_4() {
 
 #[test]
 fn the_matrix_only_ops_refuse_a_higher_rank_naming_themselves() {
-    for name in MATRIX_ONLY.iter().filter(|&&n| n != "reshape") {
+    for name in MATRIX_ONLY.iter().filter(|n| !ANY_RANK_ELSEWHERE.contains(n)) {
         let Check::Probe(probe) = registry::find(name).unwrap().check else { panic!("{name} has a probe") };
         let result = catch_unwind(AssertUnwindSafe(|| {
             let tape = Tape::<f64>::new();
@@ -241,4 +244,46 @@ fn permute_moves_each_element_where_its_indices_say() {
 fn permute_names_a_bad_permutation() {
     let tape = Tape::<f64>::new();
     let _ = tape.var(&Tensor::zeros(Shape::new(&[2, 3, 4]))).permute(&[0, 0, 1]);
+}
+
+#[test]
+fn gather_rows_slice_and_concat_work_at_rank_3() {
+    let dims = [3, 2, 4];
+    let x = Tensor::from_fn(Shape::new(&dims), |i| (i as f64 * 0.37).sin());
+    let tape = Tape::<f64>::new();
+    let v = tape.constant(&x);
+    // Values against index arithmetic on the row-major data.
+    let at = |a: usize, b: usize, c: usize| x.data()[(a * 2 + b) * 4 + c];
+    let gathered = v.gather_rows(&[2, 0, 2]);
+    assert_eq!(gathered.shape(), Shape::new(&[3, 2, 4]));
+    let expected: Vec<f64> = [2, 0, 2]
+        .iter()
+        .flat_map(|&a| (0..2).flat_map(move |b| (0..4).map(move |c| (a, b, c))))
+        .map(|(a, b, c)| at(a, b, c))
+        .collect();
+    assert_eq!(&*gathered.values(), &expected[..]);
+    let sliced = v.slice(2, 1..3);
+    assert_eq!(sliced.shape(), Shape::new(&[3, 2, 2]));
+    let expected: Vec<f64> = (0..3)
+        .flat_map(|a| (0..2).flat_map(move |b| (1..3).map(move |c| (a, b, c))))
+        .map(|(a, b, c)| at(a, b, c))
+        .collect();
+    assert_eq!(&*sliced.values(), &expected[..]);
+    let joined = Var::concat(&[v.slice(1, 0..1), v, v.slice(1, 1..2)], 1);
+    assert_eq!(joined.shape(), Shape::new(&[3, 4, 4]));
+    let expected: Vec<f64> = (0..3)
+        .flat_map(|a| [0, 0, 1, 1].into_iter().flat_map(move |b| (0..4).map(move |c| (a, b, c))))
+        .map(|(a, b, c)| at(a, b, c))
+        .collect();
+    assert_eq!(&*joined.values(), &expected[..]);
+    // Gradients through all three, against central differences.
+    let weights = Tensor::from_fn(Shape::new(&[3, 3, 2]), |i| 1.0 + (i % 5) as f64);
+    let report = check_gradients(
+        |tape: &Tape<f64>, v| {
+            let parts = [v[0].gather_rows(&[1, 1, 0]).slice(2, 0..2), v[0].slice(1, 1..2).slice(2, 2..4)];
+            (Var::concat(&parts, 1).sin() * tape.constant(&weights)).sum()
+        },
+        std::slice::from_ref(&x),
+    );
+    assert!(report.passes(Tolerance::default()), "{report}");
 }

@@ -1,5 +1,8 @@
 //! Ops on the axes of a value of any rank: `permute` reorders them (numpy's `transpose(axes)`,
-//! PyTorch's `permute`); `flatten` keeps the first and joins the rest (a reshape).
+//! PyTorch's `permute`); `flatten` keeps the first and joins the rest (a reshape). `slice`
+//! along any axis, and `concat` and `gather_rows` of a rank above 2, are written as the
+//! matrix ops on a reshaped view (`[outer x (len inner)]`), so they reuse those ops' rules,
+//! first and second order.
 //!
 //! permute's rule moves `G` back by the inverse permutation; it reads no value. The axes
 //! live in the index arena from the node's spare slot.
@@ -8,6 +11,8 @@ use super::{check_shapes, op_family, BackwardContext, Op, TapedContext};
 use crate::broadcast::strided;
 use crate::registry::{probe, Arity, Domain, OpSpec, Reads};
 use crate::{Real, Shape, Var};
+use smallvec::SmallVec;
+use std::ops::Range;
 
 op_family! {
     /// Ops on the axes of a value.
@@ -142,4 +147,88 @@ impl<'t, T: Real> Var<'t, T> {
         let rest = shape.numel().checked_div(first).unwrap_or_else(|| shape.dims()[1..].iter().product());
         self.reshape(Shape::matrix(first, rest))
     }
+
+    /// Elements `range` along `axis` (numpy's `x[..., start:end, ...]`), the other axes
+    /// whole: `[2 x 5 x 3].slice(1, 1..4)` is `[2 x 3 x 3]`. Backward: `G` added into the
+    /// sliced part of `dX`, nothing elsewhere (as [`Var::slice_cols`], which it records on a
+    /// `[outer x (len inner)]` view).
+    ///
+    /// # Panics
+    ///
+    /// If `axis` is not an axis of the shape, or `range` is empty or runs past its length.
+    ///
+    /// ```
+    /// use wengert_tape::{Shape, Tape, Tensor};
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.var(&Tensor::from_fn(Shape::new(&[2, 3, 2]), |i| i as f64));
+    /// let y = x.slice(1, 1..3);
+    /// assert_eq!(y.shape(), Shape::new(&[2, 2, 2]));
+    /// assert_eq!(&*y.values(), &[2.0, 3.0, 4.0, 5.0, 8.0, 9.0, 10.0, 11.0]);
+    /// let g = tape.backward(y.sum());
+    /// assert_eq!(g.wrt_slice(x), &[0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0]);
+    /// ```
+    #[track_caller]
+    pub fn slice(self, axis: usize, range: Range<usize>) -> Self {
+        let shape = self.shape();
+        let rank = shape.rank();
+        check_shapes(axis < rank, "slice", || format!("axis {axis} is out of range for {shape} (rank {rank})"));
+        let dims = shape.dims();
+        check_shapes(range.start < range.end && range.end <= dims[axis], "slice", || {
+            format!("range {range:?} along axis {axis} of {shape} is empty or runs past its {} elements", dims[axis])
+        });
+        match (rank, axis) {
+            (2, 0) => return self.slice_rows(range),
+            (1, _) | (2, _) => return self.slice_cols(range),
+            _ => {}
+        }
+        let (outer, inner) = outer_inner(&dims, axis);
+        let view = self.reshape(Shape::matrix(outer, dims[axis] * inner));
+        let mut out = [0; Shape::MAX_RANK];
+        out[..rank].copy_from_slice(&dims);
+        out[axis] = range.len();
+        view.slice_cols(range.start * inner..range.end * inner).reshape(Shape::new(&out[..rank]))
+    }
+}
+
+/// The products of the dimensions before `axis` and after it.
+fn outer_inner(dims: &[usize], axis: usize) -> (usize, usize) {
+    (dims[..axis].iter().product(), dims[axis + 1..].iter().product())
+}
+
+/// [`Var::concat`] of parts of rank 3 or more: each read as `[outer x (len inner)]` and joined
+/// side by side, so that their blocks along `axis` follow each other.
+#[track_caller]
+pub(crate) fn concat_any_rank<'t, T: Real>(parts: &[Var<'t, T>], axis: usize) -> Var<'t, T> {
+    let first = parts[0].shape();
+    let (rank, dims) = (first.rank(), first.dims());
+    check_shapes(axis < rank, "concat", || format!("axis {axis} is out of range for {first} (rank {rank})"));
+    let fits = |s: Shape| {
+        let d = s.dims();
+        d.len() == rank && (0..rank).all(|a| a == axis || d[a] == dims[a])
+    };
+    check_shapes(parts.iter().all(|p| fits(p.shape())), "concat", || {
+        let shapes: Vec<String> = parts.iter().map(|p| p.shape().to_string()).collect();
+        format!("parts {} differ in rank or along an axis other than {axis}", shapes.join(", "))
+    });
+    let (outer, inner) = outer_inner(&dims, axis);
+    let views: SmallVec<[Var<'t, T>; 8]> =
+        parts.iter().map(|p| p.reshape(Shape::matrix(outer, p.shape().dim(axis) * inner))).collect();
+    let mut out = [0; Shape::MAX_RANK];
+    out[..rank].copy_from_slice(&dims);
+    out[axis] = parts.iter().map(|p| p.shape().dim(axis)).sum();
+    Var::concat(&views, 1).reshape(Shape::new(&out[..rank]))
+}
+
+/// [`Var::gather_rows`] of a table of rank 3 or more: its first axis indexed, each entry the
+/// rest of the dimensions (`[n x a x b]` gives `[k x a x b]`).
+#[track_caller]
+pub(crate) fn gather_any_rank<'t, T: Real>(table: Var<'t, T>, indices: &[usize]) -> Var<'t, T> {
+    let shape = table.shape();
+    let dims = shape.dims();
+    let rest: usize = dims[1..].iter().product();
+    let rows = table.reshape(Shape::matrix(dims[0], rest)).gather_rows(indices);
+    let mut out = [0; Shape::MAX_RANK];
+    out[..dims.len()].copy_from_slice(&dims);
+    out[0] = indices.len();
+    rows.reshape(Shape::new(&out[..dims.len()]))
 }

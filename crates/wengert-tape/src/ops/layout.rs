@@ -9,7 +9,8 @@
 //! None reads a value except `where`, which reads its mask.
 //!
 //! Shapes are read as matrices: a vector `[n]` is one row, `[1 x n]`; a scalar is `[1 x 1]`.
-//! Reshape, element and where take any rank; the others matrices (or less), and say so.
+//! Reshape, element and where take any rank, and concat and gather_rows through `axes.rs`;
+//! the others matrices (or less), and say so (`Var::slice` slices along any axis).
 
 use super::binary::sum_to_shape;
 use super::{
@@ -456,7 +457,7 @@ impl<'t, T: Real> Var<'t, T> {
         check_matrix_rank("slice_rows", shape, "reshape to a matrix first");
         check_range("slice_rows", "rows", &range, shape.rows(), shape);
         let out = if shape.rank() == 2 { Shape::matrix(range.len(), shape.cols()) } else { shape };
-        self.slice(Layout::SliceRows, range, out)
+        self.record_slice(Layout::SliceRows, range, out)
     }
 
     /// Columns `range` of a matrix, `[m x n] -> [m x len]`; of a vector, its elements
@@ -483,12 +484,12 @@ impl<'t, T: Real> Var<'t, T> {
         check_matrix_rank("slice_cols", shape, "reshape to a matrix first");
         check_range("slice_cols", "columns", &range, shape.cols(), shape);
         let out = if shape.rank() == 2 { Shape::matrix(shape.rows(), range.len()) } else { Shape::vector(range.len()) };
-        self.slice(Layout::SliceCols, range, out)
+        self.record_slice(Layout::SliceCols, range, out)
     }
 
     /// Records a checked slice.
     #[track_caller]
-    fn slice(self, op: Layout, range: Range<usize>, out: Shape) -> Self {
+    fn record_slice(self, op: Layout, range: Range<usize>, out: Shape) -> Self {
         let start = self.tape.push_indices(&[range.start, range.end]);
         let block = slice_block(op, &[range.start, range.end], self.shape);
         self.tape.record_with_aux(Op::Layout(op), [self], out, 0, start, |[x], out| {
@@ -500,8 +501,9 @@ impl<'t, T: Real> Var<'t, T> {
 
     /// The parts joined along `axis`: 0 stacks their rows (equal columns needed), 1 puts
     /// them side by side (equal rows needed). A vector counts as one row; vectors joined
-    /// along axis 1 give a vector, along axis 0 a matrix (numpy's `vstack`). Backward: each
-    /// part gets its own block of `G` (a part given twice collects both).
+    /// along axis 1 give a vector, along axis 0 a matrix (numpy's `vstack`). Parts of rank 3
+    /// or more join along any of their axes (numpy's `concatenate`), the others equal.
+    /// Backward: each part gets its own block of `G` (a part given twice collects both).
     ///
     /// # Panics
     ///
@@ -526,7 +528,9 @@ impl<'t, T: Real> Var<'t, T> {
     pub fn concat(parts: &[Var<'t, T>], axis: usize) -> Var<'t, T> {
         let op = "concat";
         check_shapes(!parts.is_empty(), op, || "no parts to join (the list is empty)".to_string());
-        parts.iter().for_each(|p| check_matrix_rank(op, p.shape(), "reshape the parts to matrices first"));
+        if parts.iter().any(|p| p.shape().rank() > 2) {
+            return super::axes::concat_any_rank(parts, axis);
+        }
         check_shapes(axis <= 1, op, || {
             format!("axis {axis} is neither 0 (rows) nor 1 (columns); parts {}", list(parts))
         });
@@ -648,8 +652,9 @@ impl<'t, T: Real> Var<'t, T> {
     }
 
     /// Rows `indices` of a table `[v x d]`, as a matrix `[k x d]` (an embedding lookup;
-    /// a vector table is one row). An index may repeat. Backward: row k of `G` is added
-    /// into row `indices[k]` of `dT`, so a row gathered twice collects both.
+    /// a vector table is one row). An index may repeat. A table of rank 3 or more is
+    /// indexed along its first axis (`[n x a x b]` gives `[k x a x b]`). Backward: row k of
+    /// `G` is added into row `indices[k]` of `dT`, so a row gathered twice collects both.
     ///
     /// # Panics
     ///
@@ -668,13 +673,17 @@ impl<'t, T: Real> Var<'t, T> {
     #[track_caller]
     pub fn gather_rows(self, indices: &[usize]) -> Self {
         let (op, table) = ("gather_rows", self.shape);
-        check_matrix_rank(op, table, "reshape the table to a matrix first");
         check_shapes(!table.is_scalar(), op, || "the table is a scalar []; it needs rows to gather".to_string());
         check_shapes(!indices.is_empty(), op, || format!("no indices to gather from the table {table}"));
-        if let Some((k, &index)) = indices.iter().enumerate().find(|(_, &index)| index >= table.rows()) {
+        // A table of rank 3 or more is indexed along its first axis.
+        let rows = if table.rank() > 2 { table.dim(0) } else { table.rows() };
+        if let Some((k, &index)) = indices.iter().enumerate().find(|(_, &index)| index >= rows) {
             check_shapes(false, op, || {
-                format!("index {index} at position {k} is out of range for the table {table} ({} rows)", table.rows())
+                format!("index {index} at position {k} is out of range for the table {table} ({rows} rows)")
             });
+        }
+        if table.rank() > 2 {
+            return super::axes::gather_any_rank(self, indices);
         }
         let cols = table.cols();
         let start = self.tape.push_indices(indices);

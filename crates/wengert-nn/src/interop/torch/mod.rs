@@ -113,10 +113,14 @@ mod error;
 mod export;
 mod import;
 mod layout;
+mod sequential_export;
+mod sequential_import;
 
 pub use error::TorchError;
 pub use export::{mlp_to_bytes, save_mlp};
 pub use import::{load_mlp, mlp_from_bytes};
+pub use sequential_export::{save_sequential, sequential_to_bytes};
+pub use sequential_import::{load_sequential, sequential_from_bytes};
 
 use wengert_tape::{Real, Shape, Tensor};
 
@@ -126,6 +130,9 @@ const FORMAT_PYTORCH: &str = "pt";
 
 /// The metadata field naming the activation between the Linear layers.
 const ACTIVATION_KEY: &str = "activation";
+
+/// The metadata field holding a [`Sequential`](crate::Sequential)'s architecture text.
+const ARCHITECTURE_KEY: &str = "architecture";
 
 /// The transpose of a matrix: `[rows x cols]` becomes `[cols x rows]`.
 fn transposed<T: Real>(matrix: &Tensor<T>) -> Tensor<T> {

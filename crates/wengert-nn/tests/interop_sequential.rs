@@ -313,7 +313,11 @@ fn misshapen_tensors_are_named_with_the_shape_expected() {
         ("1.weight", &[2, 9], "`1.weight` has dimensions [2, 9]"),
         ("1.bias", &[3], "`1.bias` has dimensions [3], expected [2] [out]"),
         // wengert's own [in, out] under PyTorch's name.
-        ("5.weight", &[18, 3], "`5.weight` has dimensions [18, 3], expected [3, 18] [out, in], as module 5 `linear(18->3)`"),
+        (
+            "5.weight",
+            &[18, 3],
+            "`5.weight` has dimensions [18, 3], expected [3, 18] [out, in], as module 5 `linear(18->3)`",
+        ),
         ("5.bias", &[1, 3], "`5.bias` has dimensions [1, 3]"),
     ];
     for (key, dims, message) in cases {
@@ -328,7 +332,10 @@ fn unexpected_tensors_are_refused_with_why() {
         ("2.weight", "module 2 is `relu`, which holds no tensors"),
         ("0.weight", "module 0 is `unflatten(1x6x6)`, which holds no tensors"),
         ("6.bias", "the architecture has 6 modules, at indices 0 to 5"),
-        ("1.running_mean", "module 1 is `conv2d(1->2, k3, s1, p1)`, which holds a `weight` and a `bias`, no `running_mean`"),
+        (
+            "1.running_mean",
+            "module 1 is `conv2d(1->2, k3, s1, p1)`, which holds a `weight` and a `bias`, no `running_mean`",
+        ),
         ("model.1.weight", "strip any prefix"),
         ("layer1.weight", "wengert's own checkpoint"),
         ("01.weight", "`<index>.weight`"),
@@ -378,7 +385,8 @@ fn the_architecture_must_be_known_parse_fit_and_agree() -> TestResult {
     // The metadata's and the given one differ; the same model spelt differently agrees.
     let other = CNN_6X6.replace("relu", "tanh");
     let bytes = raw_file(&good_tensors(), &[("architecture", &other)]);
-    let error = load_error(&bytes, "metadata field `architecture` is `unflatten(1x6x6) | conv2d(1->2, k3, s1, p1) | tanh");
+    let error =
+        load_error(&bytes, "metadata field `architecture` is `unflatten(1x6x6) | conv2d(1->2, k3, s1, p1) | tanh");
     assert!(matches!(error, TorchError::ArchitectureMismatch { .. }), "{error}");
     let spelt = "unflatten(1x6x6)|conv2d(1->2, k3, p1)|tanh|max_pool2d(k2)|flatten|linear(18->3)";
     assert_eq!(sequential_from_bytes::<f32>(&bytes, "ok", Some(spelt))?.to_string(), other);

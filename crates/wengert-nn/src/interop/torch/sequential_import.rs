@@ -204,8 +204,8 @@ fn refuse_unexpected<T: Real>(
 ) -> Result<(), TorchError> {
     let holds_tensors = |index: usize| matches!(model.layers.get(index), Some(Layer::Conv2d(_) | Layer::Linear(_)));
     for key in state.tensors.keys().chain(&state.integers) {
-        let expected = split_key(key)
-            .is_some_and(|(index, param)| holds_tensors(index) && (param == "weight" || param == "bias"));
+        let expected =
+            split_key(key).is_some_and(|(index, param)| holds_tensors(index) && (param == "weight" || param == "bias"));
         if expected && state.integers.contains(key) {
             return Err(TorchError::UnsupportedDtype {
                 path: path.to_path_buf(),
@@ -261,7 +261,12 @@ fn take<'s, T: Real>(
 ) -> Result<&'s Tensor<T>, TorchError> {
     let key = format!("{index}.{param}");
     let Some(tensor) = state.tensors.get(&key) else {
-        return Err(TorchError::MissingParameter { path: path.to_path_buf(), key, module: index, layer: text.to_string() });
+        return Err(TorchError::MissingParameter {
+            path: path.to_path_buf(),
+            key,
+            module: index,
+            layer: text.to_string(),
+        });
     };
     if tensor.shape().dims()[..] != *dims {
         return Err(TorchError::BadShape {

@@ -1,14 +1,14 @@
 //! [`TorchError`]: everything that can go wrong writing or reading an [`Mlp`](crate::Mlp)
-//! as a PyTorch state dict. Every message names the file, and the tensor or metadata
+//! or a [`Sequential`](crate::Sequential) as a PyTorch state dict. Every message names the file, and the tensor or metadata
 //! field at fault where there is one.
 
 use crate::checkpoint::CheckpointError;
-use crate::Activation;
+use crate::{Activation, ArchitectureError};
 use std::path::PathBuf;
 use thiserror::Error;
 
-/// Why an [`Mlp`](crate::Mlp) could not be written as, or read from, a PyTorch
-/// `nn.Sequential` state dict in safetensors.
+/// Why an [`Mlp`](crate::Mlp) or a [`Sequential`](crate::Sequential) could not be written
+/// as, or read from, a PyTorch `nn.Sequential` state dict in safetensors.
 ///
 /// # Examples
 ///
@@ -22,7 +22,7 @@ use thiserror::Error;
 #[non_exhaustive]
 pub enum TorchError {
     /// The file could not be read or written, or is not a safetensors file (truncated,
-    /// corrupt header, offsets that disagree with the data, a tensor of rank over two).
+    /// corrupt header, offsets that disagree with the data, a tensor of rank over six).
     /// The inner error names the file and, where there is one, the tensor.
     #[error(transparent)]
     File(#[from] CheckpointError),
@@ -179,6 +179,50 @@ pub enum TorchError {
         given: Activation,
         /// The activation in the file.
         stored: Activation,
+    },
+
+    /// No architecture was given for a [`Sequential`](crate::Sequential) and the file
+    /// records none (a plain PyTorch state dict holds only tensors).
+    #[error("torch state dict {}: no metadata field `architecture`; pass the model's architecture text, such as `unflatten(1x28x28) | conv2d(1->8, k5, p2) | relu | flatten | linear(6272->10)`", path.display())]
+    MissingArchitecture {
+        /// The file.
+        path: PathBuf,
+    },
+
+    /// The architecture given, or the one in the metadata field `architecture`, does not
+    /// parse, or its layers do not fit together.
+    #[error("torch state dict {}: {origin} architecture: {reason}", path.display())]
+    BadArchitecture {
+        /// The file.
+        path: PathBuf,
+        /// Where the text came from: "the given" or "the metadata field `architecture`'s".
+        origin: &'static str,
+        /// The layer at fault, its text, and why.
+        reason: ArchitectureError,
+    },
+
+    /// The architecture given disagrees with the one the file records.
+    #[error("torch state dict {}: metadata field `architecture` is `{stored}`, but `{given}` was asked for", path.display())]
+    ArchitectureMismatch {
+        /// The file.
+        path: PathBuf,
+        /// The architecture asked for, as [`Sequential`](crate::Sequential) prints it.
+        given: String,
+        /// The architecture in the file, printed the same way.
+        stored: String,
+    },
+
+    /// A weight or bias of a module of a [`Sequential`](crate::Sequential) is absent.
+    #[error("torch state dict {}: no tensor `{key}` (module {module} of the nn.Sequential, `{layer}`, holds a weight and a bias)", path.display())]
+    MissingParameter {
+        /// The file.
+        path: PathBuf,
+        /// The tensor expected.
+        key: String,
+        /// The module's index in the `nn.Sequential`, its layer's index in the architecture.
+        module: usize,
+        /// The layer's text, as the architecture writes it.
+        layer: String,
     },
 }
 

@@ -38,7 +38,7 @@ use wengert_tape::{Real, Tensor};
 ///
 /// Every error names `path`, and the tensor or metadata field at fault:
 /// [`TorchError::File`] if the file cannot be read or is not a safetensors file
-/// (truncated, corrupt, a tensor of rank over two); `UnsupportedDtype` or `MixedDtypes`;
+/// (truncated, corrupt, a tensor of rank over six); `UnsupportedDtype` or `MixedDtypes`;
 /// `WrongFormat` if the `format` metadata is other than `"pt"`; `Empty`,
 /// `UnexpectedKey` (including a wengert checkpoint's `layer0.weight`), `MissingKey` or
 /// `MissingNorm` for names that are not those of an `nn.Sequential` of Linear layers at
@@ -134,14 +134,17 @@ struct Modules {
 }
 
 /// A state dict's tensors, converted to `T`, and its metadata.
-struct StateDict<T> {
-    tensors: BTreeMap<String, Tensor<T>>,
-    metadata: BTreeMap<String, String>,
+pub(super) struct StateDict<T> {
+    pub(super) tensors: BTreeMap<String, Tensor<T>>,
+    pub(super) metadata: BTreeMap<String, String>,
+    /// The names of integer scalars (such as a BatchNorm's `num_batches_tracked`), which the
+    /// checkpoint reader keeps apart as counters.
+    pub(super) integers: Vec<String>,
 }
 
 impl<T: Real> StateDict<T> {
     /// Decodes a safetensors file whose tensors are all f32 or all f64.
-    fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self, TorchError> {
+    pub(super) fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self, TorchError> {
         let unsupported =
             |key: String, found: String| TorchError::UnsupportedDtype { path: path.to_path_buf(), key, found };
         // The checkpoint reader checks the file and reports the first tensor (in name order)
@@ -174,11 +177,12 @@ impl<T: Real> StateDict<T> {
         StateDict {
             tensors: file.iter().map(|(name, tensor)| (name.to_string(), tensor.cast())).collect(),
             metadata: file.metadata_entries().map(|(key, value)| (key.to_string(), value.to_string())).collect(),
+            integers: file.names().filter(|name| file.counter(name).is_some()).map(str::to_string).collect(),
         }
     }
 
     /// Refuses a file whose `format` metadata names a layout other than PyTorch's.
-    fn check_format(&self, path: &Path) -> Result<(), TorchError> {
+    pub(super) fn check_format(&self, path: &Path) -> Result<(), TorchError> {
         match self.metadata.get(FORMAT_KEY) {
             Some(format) if format != FORMAT_PYTORCH => {
                 Err(TorchError::WrongFormat { path: path.to_path_buf(), found: format.clone() })

@@ -101,7 +101,7 @@ pub(super) fn parse_key(key: &str) -> Result<(usize, Param), String> {
 }
 
 /// Digits with no leading zero, as PyTorch writes a module's index.
-fn is_decimal(text: &str) -> bool {
+pub(super) fn is_decimal(text: &str) -> bool {
     !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) && (text == "0" || !text.starts_with('0'))
 }
 

@@ -1,4 +1,5 @@
-//! An [`Mlp`](crate::Mlp) as a PyTorch state dict in safetensors, both ways: the state dict
+//! An [`Mlp`](crate::Mlp) or a [`Sequential`](crate::Sequential) as a PyTorch state dict
+//! in safetensors, both ways. For an `Mlp`, the state dict
 //! of `nn.Sequential(Linear, act, Linear, act, ..., Linear)`, or with layer norm of
 //! `nn.Sequential(Linear, LayerNorm, act, Linear, LayerNorm, act, ..., Linear)`.
 //!
@@ -71,6 +72,45 @@
 //! [`crate::checkpoint`]. What no file can show is a square weight that another program
 //! wrote transposed under PyTorch's names: its shape is right either way.
 //!
+//! # Sequential models
+//!
+//! A [`Sequential`](crate::Sequential) is PyTorch's `nn.Sequential` of the same modules,
+//! layer `i` of its architecture at index `i`, so its tensors are named as a
+//! [`Sequential`](crate::Sequential)'s own checkpoint names them without the `layer`:
+//! `layer1.weight` is `1.weight`. [`save_sequential`] and [`load_sequential`] map each layer
+//! of the architecture text to its module:
+//!
+//! | wengert | PyTorch | tensors |
+//! | --- | --- | --- |
+//! | `unflatten(CxHxW)` | `nn.Unflatten(1, (C, H, W))` | |
+//! | `conv2d(IN->OUT, kK, sS, pP)` | `nn.Conv2d(IN, OUT, K, stride=S, padding=P)` | `{i}.weight` `[out, in, kh, kw]`, as wengert holds it; `{i}.bias` `[out]` |
+//! | `max_pool2d(kK, sS)` | `nn.MaxPool2d(K, stride=S)` | |
+//! | `avg_pool2d(kK, sS)` | `nn.AvgPool2d(K, stride=S)` | |
+//! | `flatten` | `nn.Flatten()` | |
+//! | `linear(IN->OUT)` | `nn.Linear(IN, OUT)` | `{i}.weight` `[out, in]`, the transpose of wengert's; `{i}.bias` `[out]` |
+//! | `relu`, `tanh`, ... | `nn.ReLU()`, `nn.Tanh()`, ... (the table above) | |
+//!
+//! (`k5x3` is PyTorch's `(5, 3)`, and so for strides and padding.) The metadata holds
+//! `format = "pt"` and `architecture`, the model's text; a plain PyTorch state dict has
+//! neither, so the architecture is passed to [`load_sequential`]. On import, every tensor
+//! the architecture's Conv2d and Linear layers hold must be present with exactly their
+//! dimensions, in f32 or f64, and no other tensor may be there.
+//!
+//! ```
+//! use rand::SeedableRng;
+//! use wengert_nn::interop::torch::{sequential_from_bytes, sequential_to_bytes};
+//! use wengert_nn::Sequential;
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // nn.Sequential(nn.Unflatten(1, (1, 6, 6)), nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(),
+//! //               nn.MaxPool2d(2), nn.Flatten(), nn.Linear(18, 3))
+//! let text = "unflatten(1x6x6) | conv2d(1->2, k3, p1) | relu | max_pool2d(k2) | flatten | linear(18->3)";
+//! let model = Sequential::<f32>::from_architecture(text, &mut rand_chacha::ChaCha8Rng::seed_from_u64(0))?;
+//! let bytes = sequential_to_bytes(&model)?;
+//! assert_eq!(sequential_from_bytes::<f32>(&bytes, "cnn.safetensors", None)?, model);
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Examples
 //!
 //! ```
@@ -113,10 +153,14 @@ mod error;
 mod export;
 mod import;
 mod layout;
+mod sequential_export;
+mod sequential_import;
 
 pub use error::TorchError;
 pub use export::{mlp_to_bytes, save_mlp};
 pub use import::{load_mlp, mlp_from_bytes};
+pub use sequential_export::{save_sequential, sequential_to_bytes};
+pub use sequential_import::{load_sequential, sequential_from_bytes};
 
 use wengert_tape::{Real, Shape, Tensor};
 
@@ -126,6 +170,9 @@ const FORMAT_PYTORCH: &str = "pt";
 
 /// The metadata field naming the activation between the Linear layers.
 const ACTIVATION_KEY: &str = "activation";
+
+/// The metadata field holding a [`Sequential`](crate::Sequential)'s architecture text.
+const ARCHITECTURE_KEY: &str = "architecture";
 
 /// The transpose of a matrix: `[rows x cols]` becomes `[cols x rows]`.
 fn transposed<T: Real>(matrix: &Tensor<T>) -> Tensor<T> {

@@ -24,4 +24,4 @@ pub use embedding::Embedding;
 pub use layers::{Activation, Linear, LinearVars, Mlp, MlpVars, LEAKY_RELU_SLOPE};
 pub use model::{Model, ModelVars};
 pub use norm::{LayerNorm, LayerNormVars, LAYER_NORM_EPS};
-pub use sequential::{ArchitectureError, Layer, LayerVars, Sequential, SequentialVars};
+pub use sequential::{ArchitectureError, Layer, LayerVars, Sequential, SequentialVars, MAX_LAYER_PARAMETERS};

@@ -205,6 +205,18 @@ fn layer_on_tape<'t, T: Real>(layer: &Layer<T>, tape: &'t Tape<T>) -> LayerVars<
     }
 }
 
+/// The most parameters one layer read from text may hold: 2^28 (1 GiB of f32), so that a
+/// mistyped or hostile architecture (in a flag or a file) is refused before any allocation.
+pub const MAX_LAYER_PARAMETERS: usize = 1 << 28;
+
+/// Refuses a layer of more than [`MAX_LAYER_PARAMETERS`] weights.
+fn check_size(factors: &[usize]) -> Result<(), String> {
+    match factors.iter().try_fold(1usize, |n, &f| n.checked_mul(f)) {
+        Some(n) if n <= MAX_LAYER_PARAMETERS => Ok(()),
+        _ => Err(format!("more than {MAX_LAYER_PARAMETERS} weights in one layer")),
+    }
+}
+
 /// `IN->OUT`.
 fn parse_arrow(text: &str) -> Result<(usize, usize), String> {
     let (a, b) = text.split_once("->").ok_or_else(|| format!("`{text}` is not IN->OUT"))?;
@@ -268,6 +280,7 @@ fn parse_layer<T: Real>(spec: &str, init: Init, rng: &mut impl Rng) -> Result<La
         "unflatten" => {
             let [dims] = args[..] else { return Err("unflatten takes one shape, CxHxW".to_string()) };
             let dims = dims.split('x').map(positive).collect::<Result<Vec<_>, _>>()?;
+            check_size(&dims)?;
             if dims.len() > Shape::MAX_RANK - 1 {
                 return Err(format!("{} dimensions are more than a sample can have", dims.len()));
             }
@@ -281,6 +294,7 @@ fn parse_layer<T: Real>(spec: &str, init: Init, rng: &mut impl Rng) -> Result<La
             let Window { kernel, stride, padding } = parse_window(window)?;
             let kernel = kernel.ok_or_else(|| "conv2d needs a kernel, kK".to_string())?;
             let (stride, padding) = (stride.unwrap_or(Size2(1, 1)), padding.unwrap_or(Size2(0, 0)));
+            check_size(&[inputs, outputs, kernel.0, kernel.1])?;
             Ok(Layer::Conv2d(Conv2d::new(inputs, outputs, kernel, stride, padding, init, rng)))
         }
         "max_pool2d" | "avg_pool2d" => {
@@ -296,6 +310,7 @@ fn parse_layer<T: Real>(spec: &str, init: Init, rng: &mut impl Rng) -> Result<La
         "linear" => {
             let [sizes] = args[..] else { return Err("linear takes IN->OUT".to_string()) };
             let (inputs, outputs) = parse_arrow(sizes)?;
+            check_size(&[inputs, outputs])?;
             Ok(Layer::Linear(Linear::new(inputs, outputs, init, rng)))
         }
         _ => match name.parse::<Activation>() {

@@ -51,6 +51,8 @@ fn a_bad_architecture_names_the_layer_and_why() {
         ("flatten(2)", 0, "flatten takes no arguments"),
         ("conv2d(1->8, k3, k3)", 0, "`k3` repeats an argument"),
         ("linear(4->3", 0, "an argument list without its `)`"),
+        ("linear(100000->100000)", 0, "more than 268435456 weights in one layer"),
+        ("unflatten(1x28x28) | conv2d(100000->100000, k3)", 1, "more than 268435456 weights in one layer"),
     ];
     for (text, layer, reason) in cases {
         let error = Sequential::<f32>::from_architecture(text, &mut rng()).unwrap_err();

@@ -6,9 +6,20 @@
 //! family's file under `src/ops/`) records its inputs' contributions with ordinary `Var`
 //! ops, and contributions to one input are summed with `+`. [`Tape::backward`] stays the
 //! fast first-order path; nothing here touches it.
+//!
+//! One-element nodes of the elementwise families (unary, activation, binary: a scalar
+//! tape's every node) take a short path, [`Tape::scalar_step`]: one borrow of the recording
+//! to read the node, its inputs' handles and the few numbers a piecewise-constant rule needs,
+//! then the family's own rule of handles (`vjp` in its file), with no per-node context.
 
-use crate::ops::{self, Op, TapedContext};
+use crate::ops::{self, activation, binary, unary, Activation, Binary, Op, TapedContext, UnaryRule};
 use crate::{Real, Tape, Tensor, Var};
+
+/// How many nodes and values the walk reserves per node it will visit (a scalar walk records
+/// about 1.6 nodes per node, each with its value and up to two partials): enough that the
+/// arenas do not grow while the walk runs, the first time the thread's buffers see a walk.
+const NODES_PER_VISIT: usize = 2;
+const VALUES_PER_VISIT: usize = 5;
 
 impl<T: Real> Tape<T> {
     /// The gradient of the one-element `output` with respect to each handle of `wrt`, as
@@ -59,20 +70,17 @@ impl<T: Real> Tape<T> {
             adjoints[last] = Some(self.constant(&Tensor::full(shape, T::one())));
         }
         let lowest = wrt.iter().map(|v| v.index).min().unwrap_or(last).min(last);
+        self.reserve_for_walk(leads[lowest..].iter().filter(|&&l| l).count());
         for index in (lowest..=last).rev() {
             let Some(upstream) = adjoints[index] else { continue };
-            if !leads[index] {
+            if !leads[index] || self.scalar_step(index, upstream, &leads, &mut adjoints) {
                 continue;
             }
             let mut context = TapedContext::new(self, index, upstream, |i| leads[i]);
             ops::taped(&mut context);
             for (input, contribution) in context.inputs.iter().zip(context.contributions) {
                 if let Some(contribution) = contribution {
-                    let adjoint = &mut adjoints[input.index];
-                    *adjoint = Some(match *adjoint {
-                        Some(sum) => sum + contribution,
-                        None => contribution,
-                    });
+                    accumulate(&mut adjoints, input.index, contribution);
                 }
             }
         }
@@ -82,6 +90,80 @@ impl<T: Real> Tape<T> {
                 None => self.constant(&Tensor::zeros(v.shape())),
             })
             .collect()
+    }
+
+    /// The walk's step at one-element node `index` of the unary, activation or binary family,
+    /// whose adjoint is `g`: records each wanted input's contribution with the family's rule
+    /// of handles and adds it into `adjoints`. Returns false, recording nothing, for any other
+    /// node, and for elu and pow, whose rules read the values beyond a mask (the general path
+    /// takes them).
+    #[inline]
+    fn scalar_step<'t>(
+        &'t self,
+        index: usize,
+        g: Var<'t, T>,
+        leads: &[bool],
+        adjoints: &mut [Option<Var<'t, T>>],
+    ) -> bool {
+        let recording = self.recording.borrow();
+        let node = recording.nodes[index];
+        let elementwise = matches!(node.op, Op::Unary(_) | Op::Activation(_) | Op::Binary(_));
+        let needs_values = matches!(node.op, Op::Activation(Activation::Elu) | Op::Binary(Binary::Pow));
+        if node.shape.numel() != 1 || !elementwise || needs_values {
+            return false;
+        }
+        let handle = |i: u32| Var { tape: self, index: i as usize, shape: recording.nodes[i as usize].shape };
+        let value = |i: u32| recording.values[recording.nodes[i as usize].value_offset];
+        let y = Var { tape: self, index, shape: node.shape };
+        let yv = recording.values[node.value_offset];
+        let [ia, ib] = node.input_slots();
+        let (x, xv) = (handle(ia), value(ia));
+        // The op's constants (at most two; none for a binary op) follow its value.
+        let count = node.op.spec().constants;
+        let mut k = [T::zero(); 2];
+        k[..count].copy_from_slice(&recording.values[node.value_offset + 1..][..count]);
+        match node.op {
+            Op::Unary(op) => {
+                drop(recording);
+                if leads[x.index] {
+                    let dx = unary::vjp(op, (g, x, y), &k[..count], |g| g * op.df(xv, yv, |i| k[i]));
+                    accumulate(adjoints, x.index, dx);
+                }
+            }
+            Op::Activation(op) => {
+                drop(recording);
+                if leads[x.index] {
+                    let dz = activation::vjp(op, (g, x, y), |g| g * op.df(xv, yv, |i| k[i]))
+                        .expect("elu takes the general path");
+                    accumulate(adjoints, x.index, dz);
+                }
+            }
+            Op::Binary(op) => {
+                let (b, bv) = (handle(ib), value(ib));
+                drop(recording);
+                for (k, input) in [x, b].into_iter().enumerate() {
+                    if !leads[input.index] {
+                        continue;
+                    }
+                    let masked = |g: Var<'t, T>| {
+                        let (da, db) = op.partials(xv, bv, yv);
+                        g * if k == 0 { da } else { db }
+                    };
+                    let contribution = binary::vjp(op, k, (g, x, b, y), masked).expect("pow takes the general path");
+                    // `[] + [1 x 1]` is `[1 x 1]`: the contribution takes its input's shape.
+                    accumulate(adjoints, input.index, ops::reshaped(contribution, input.shape));
+                }
+            }
+            _ => unreachable!("only elementwise nodes reach here"),
+        }
+        true
+    }
+
+    /// Reserves room in the arenas for what a walk visiting `visits` nodes records.
+    fn reserve_for_walk(&self, visits: usize) {
+        let mut recording = self.recording_mut();
+        recording.nodes.reserve(NODES_PER_VISIT * visits);
+        recording.values.reserve(VALUES_PER_VISIT * visits);
     }
 
     /// For every node up to `last`: true if it is a handle of `wrt`, or needs a gradient and
@@ -103,4 +185,14 @@ impl<T: Real> Tape<T> {
         }
         leads
     }
+}
+
+/// Adds `contribution` into node `index`'s adjoint (a value used twice collects both).
+#[inline]
+fn accumulate<'t, T: Real>(adjoints: &mut [Option<Var<'t, T>>], index: usize, contribution: Var<'t, T>) {
+    let adjoint = &mut adjoints[index];
+    *adjoint = Some(match *adjoint {
+        Some(sum) => sum + contribution,
+        None => contribution,
+    });
 }

@@ -273,28 +273,25 @@ pub(crate) fn backward<T: Real>(op: Binary, ctx: &mut BackwardContext<'_, T>) {
     }
 }
 
-/// The taped rule of a node of this family: `da = g (.) dy/da` and `db = g (.) dy/db`, the
-/// partials written in `Var` ops, each summed back to its input's shape
-/// ([`sum_to_shape`]). maximum's and minimum's partials are constant masks from the values
-/// (1, 0, or 1/2 each at a tie, as the first-order rule), so their second derivative is 0.
-pub(crate) fn taped<T: Real>(op: Binary, ctx: &mut TapedContext<'_, T>) {
+/// The taped rule of a node of this family: `da = g (.) dy/da` and `db = g (.) dy/db`
+/// ([`vjp`]), each summed back to its input's shape ([`sum_to_shape`]). maximum's and
+/// minimum's partials are constant masks from the values (1, 0, or 1/2 each at a tie, as the
+/// first-order rule), so their second derivative is 0.
+pub(crate) fn taped<'t, T: Real>(op: Binary, ctx: &mut TapedContext<'t, T>) {
     let (g, a, b, y) = (ctx.upstream, ctx.input(0), ctx.input(1), ctx.output);
     for k in 0..2 {
         if !ctx.wants(k) {
             continue;
         }
-        let contribution = match (op, k) {
-            (Binary::Add, _) | (Binary::Sub, 0) => g,
-            (Binary::Sub, _) => -g,
-            (Binary::Mul, 0) => g * b,
-            (Binary::Mul, _) => g * a,
-            (Binary::Div, 0) => g / b,
-            // d(a / b)/db = -y / b.
-            (Binary::Div, _) => -(g * y / b),
-            (Binary::Pow, 0) => g * b * a.pow(b - T::one()),
-            // y log a, and 0 at a = 0 as the first-order rule: a is read as 1 there, so that
-            // log 0 enters neither the value nor its derivatives.
-            (Binary::Pow, _) => {
+        let masked = |g: Var<'t, T>| {
+            let masks = partial_masks(op, ctx);
+            g * ctx.constant(if k == 0 { &masks.0 } else { &masks.1 })
+        };
+        let contribution = match vjp(op, k, (g, a, b, y), masked) {
+            Some(contribution) => contribution,
+            // pow's exponent: y log a, and 0 at a = 0 as the first-order rule: a is read as
+            // 1 there, so that log 0 enters neither the value nor its derivatives.
+            None => {
                 let values = ctx.input_values(0);
                 let a = if values.iter().any(|&v| v == T::zero()) {
                     let nonzero =
@@ -305,16 +302,39 @@ pub(crate) fn taped<T: Real>(op: Binary, ctx: &mut TapedContext<'_, T>) {
                 };
                 g * y * a.ln()
             }
-            (Binary::Maximum | Binary::Minimum, _) => {
-                let masks = partial_masks(op, ctx);
-                g * ctx.constant(if k == 0 { &masks.0 } else { &masks.1 })
-            }
-            (Binary::Atan2, 0) => g * b / (a * a + b * b),
-            (Binary::Atan2, _) => -(g * a / (a * a + b * b)),
         };
         let shape = ctx.input(k).shape();
         ctx.send(k, sum_to_shape(contribution, shape));
     }
+}
+
+/// Input `k`'s contribution `g (.) dy/d(input k)`, of the output's shape, for upstream `g`,
+/// inputs `a`, `b` and output `y`, with the partial written in `Var` ops so that it can be
+/// differentiated again. `masked(g)` records `g` times maximum's or minimum's partial, a
+/// constant from the values (a tensor in the walk's general path, a number in its
+/// one-element path, `grad.rs`). `None` for pow's exponent, whose partial needs the values
+/// (log a, taken as 0 at a = 0): its rule is [`taped`]'s.
+#[inline]
+pub(crate) fn vjp<'t, T: Real>(
+    op: Binary,
+    k: usize,
+    (g, a, b, y): (Var<'t, T>, Var<'t, T>, Var<'t, T>, Var<'t, T>),
+    masked: impl FnOnce(Var<'t, T>) -> Var<'t, T>,
+) -> Option<Var<'t, T>> {
+    Some(match (op, k) {
+        (Binary::Add, _) | (Binary::Sub, 0) => g,
+        (Binary::Sub, _) => -g,
+        (Binary::Mul, 0) => g * b,
+        (Binary::Mul, _) => g * a,
+        (Binary::Div, 0) => g / b,
+        // d(a / b)/db = -y / b.
+        (Binary::Div, _) => -(g * y / b),
+        (Binary::Pow, 0) => g * b * a.pow(b - T::one()),
+        (Binary::Pow, _) => return None,
+        (Binary::Maximum | Binary::Minimum, _) => masked(g),
+        (Binary::Atan2, 0) => g * b / (a * a + b * b),
+        (Binary::Atan2, _) => -(g * a / (a * a + b * b)),
+    })
 }
 
 /// The partials `(dy/da, dy/db)` at every element of the output, from the values, as two

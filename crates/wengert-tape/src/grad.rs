@@ -13,6 +13,7 @@
 //! then the family's own rule of handles (`vjp` in its file), with no per-node context.
 
 use crate::ops::{self, activation, binary, unary, Activation, Binary, Op, TapedContext, UnaryRule};
+use crate::registry::Arity;
 use crate::{Real, Tape, Tensor, Var};
 
 /// How many nodes and values the walk reserves per node it will visit (a scalar walk records
@@ -65,31 +66,36 @@ impl<T: Real> Tape<T> {
         );
         let last = output.index;
         let leads = self.leads_to(last, wrt);
-        let mut adjoints: Vec<Option<Var<'t, T>>> = vec![None; last + 1];
+        let mut adjoints = vec![NO_ADJOINT_YET; last + 1];
         if leads[last] {
-            adjoints[last] = Some(self.constant(&Tensor::full(shape, T::one())));
+            adjoints[last] = self.constant(&Tensor::full(shape, T::one())).index as u32;
         }
         let lowest = wrt.iter().map(|v| v.index).min().unwrap_or(last).min(last);
         self.reserve_for_walk(leads[lowest..].iter().filter(|&&l| l).count());
         for index in (lowest..=last).rev() {
-            let Some(upstream) = adjoints[index] else { continue };
-            if !leads[index] || self.scalar_step(index, upstream, &leads, &mut adjoints) {
+            if adjoints[index] == NO_ADJOINT_YET || !leads[index] || self.scalar_step(index, &leads, &mut adjoints) {
                 continue;
             }
+            let upstream = Var { tape: self, index: adjoints[index] as usize, shape: self.shape_of(index) };
             let mut context = TapedContext::new(self, index, upstream, |i| leads[i]);
             ops::taped(&mut context);
-            for (input, contribution) in context.inputs.iter().zip(context.contributions) {
+            for (&input, contribution) in context.inputs.iter().zip(context.contributions) {
                 if let Some(contribution) = contribution {
-                    accumulate(&mut adjoints, input.index, contribution);
+                    accumulate(&mut adjoints, input, contribution);
                 }
             }
         }
         wrt.iter()
-            .map(|v| match adjoints.get(v.index).copied().flatten() {
-                Some(adjoint) => adjoint,
-                None => self.constant(&Tensor::zeros(v.shape())),
+            .map(|&v| match adjoints.get(v.index) {
+                Some(&slot) if slot != NO_ADJOINT_YET => Var { tape: self, index: slot as usize, shape: v.shape },
+                _ => self.constant(&Tensor::zeros(v.shape())),
             })
             .collect()
+    }
+
+    /// The shape of node `index`.
+    fn shape_of(&self, index: usize) -> crate::Shape {
+        self.recording.borrow().nodes[index].shape
     }
 
     /// The walk's step at one-element node `index` of the unary, activation or binary family,
@@ -97,16 +103,13 @@ impl<T: Real> Tape<T> {
     /// of handles and adds it into `adjoints`. Returns false, recording nothing, for any other
     /// node, and for elu and pow, whose rules read the values beyond a mask (the general path
     /// takes them).
-    #[inline]
-    fn scalar_step<'t>(
-        &'t self,
-        index: usize,
-        g: Var<'t, T>,
-        leads: &[bool],
-        adjoints: &mut [Option<Var<'t, T>>],
-    ) -> bool {
+    #[inline(always)]
+    fn scalar_step<'t>(&'t self, index: usize, leads: &[bool], adjoints: &mut [u32]) -> bool {
         let recording = self.recording.borrow();
         let node = recording.nodes[index];
+        if matches!(node.op, Op::Source(_)) {
+            return true; // a leaf sends nothing
+        }
         let elementwise = matches!(node.op, Op::Unary(_) | Op::Activation(_) | Op::Binary(_));
         let needs_values = matches!(node.op, Op::Activation(Activation::Elu) | Op::Binary(Binary::Pow));
         if node.shape.numel() != 1 || !elementwise || needs_values {
@@ -115,6 +118,7 @@ impl<T: Real> Tape<T> {
         let handle = |i: u32| Var { tape: self, index: i as usize, shape: recording.nodes[i as usize].shape };
         let value = |i: u32| recording.values[recording.nodes[i as usize].value_offset];
         let y = Var { tape: self, index, shape: node.shape };
+        let g = Var { tape: self, index: adjoints[index] as usize, shape: node.shape };
         let yv = recording.values[node.value_offset];
         let [ia, ib] = node.input_slots();
         let (x, xv) = (handle(ia), value(ia));
@@ -126,16 +130,15 @@ impl<T: Real> Tape<T> {
             Op::Unary(op) => {
                 drop(recording);
                 if leads[x.index] {
-                    let dx = unary::vjp(op, (g, x, y), &k[..count], |g| g * op.df(xv, yv, |i| k[i]));
-                    accumulate(adjoints, x.index, dx);
+                    let dx = unary::vjp(op, g, x, y, &k[..count], |g| g * op.df(xv, yv, |i| k[i]));
+                    accumulate(adjoints, x, dx);
                 }
             }
             Op::Activation(op) => {
                 drop(recording);
                 if leads[x.index] {
-                    let dz = activation::vjp(op, (g, x, y), |g| g * op.df(xv, yv, |i| k[i]))
-                        .expect("elu takes the general path");
-                    accumulate(adjoints, x.index, dz);
+                    let dz = activation::vjp(op, g, x, y, |g| g * op.df(xv, yv, |i| k[i]));
+                    accumulate(adjoints, x, dz);
                 }
             }
             Op::Binary(op) => {
@@ -149,9 +152,9 @@ impl<T: Real> Tape<T> {
                         let (da, db) = op.partials(xv, bv, yv);
                         g * if k == 0 { da } else { db }
                     };
-                    let contribution = binary::vjp(op, k, (g, x, b, y), masked).expect("pow takes the general path");
+                    let contribution = binary::vjp(op, k, g, [x, b, y], masked);
                     // `[] + [1 x 1]` is `[1 x 1]`: the contribution takes its input's shape.
-                    accumulate(adjoints, input.index, ops::reshaped(contribution, input.shape));
+                    accumulate(adjoints, input, ops::reshaped(contribution, input.shape));
                 }
             }
             _ => unreachable!("only elementwise nodes reach here"),
@@ -181,18 +184,30 @@ impl<T: Real> Tape<T> {
             if leads[index] || !node.requires_grad() || matches!(node.op, Op::Source(_)) {
                 continue;
             }
-            leads[index] = node.inputs(&recording.extra_inputs).iter().any(|&input| leads[input as usize]);
+            let [a, b] = node.input_slots();
+            leads[index] = match node.op.spec().arity {
+                Arity::Fixed(1) => leads[a as usize],
+                Arity::Fixed(2) => leads[a as usize] || leads[b as usize],
+                _ => node.inputs(&recording.extra_inputs).iter().any(|&input| leads[input as usize]),
+            };
         }
         leads
     }
 }
 
-/// Adds `contribution` into node `index`'s adjoint (a value used twice collects both).
-#[inline]
-fn accumulate<'t, T: Real>(adjoints: &mut [Option<Var<'t, T>>], index: usize, contribution: Var<'t, T>) {
-    let adjoint = &mut adjoints[index];
-    *adjoint = Some(match *adjoint {
-        Some(sum) => sum + contribution,
-        None => contribution,
-    });
+/// Marks a node the walk has sent nothing to yet, in the walk's adjoint slots.
+const NO_ADJOINT_YET: u32 = u32::MAX;
+
+/// Adds `contribution` into `input`'s adjoint (a value used twice collects both). The walk
+/// keeps each adjoint as the index of the node that holds it (4 bytes a node, not a handle's
+/// 24): the handle is rebuilt from it and the input's shape, which every contribution has.
+#[inline(always)]
+fn accumulate<'t, T: Real>(adjoints: &mut [u32], input: Var<'t, T>, contribution: Var<'t, T>) {
+    let slot = &mut adjoints[input.index];
+    let sum = if *slot == NO_ADJOINT_YET {
+        contribution
+    } else {
+        Var { tape: contribution.tape, index: *slot as usize, shape: input.shape } + contribution
+    };
+    *slot = sum.index as u32;
 }

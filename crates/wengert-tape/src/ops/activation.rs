@@ -149,8 +149,7 @@ pub(crate) fn taped<T: Real>(op: Activation, ctx: &mut TapedContext<'_, T>) {
             let positive = Tensor::from_fn(z.shape(), |i| if zs[i] > T::zero() { T::one() } else { T::zero() });
             g * Var::where_(&positive, ctx.constant(&Tensor::scalar(T::one())), a + alpha)
         }
-        _ => vjp(op, (g, z, a), |g| g * ctx.constant(&numeric_derivative(op, ctx)))
-            .expect("every activation but elu has a rule of handles"),
+        _ => vjp(op, g, z, a, |g| g * ctx.constant(&numeric_derivative(op, ctx))),
     };
     ctx.send(0, dz);
 }
@@ -158,23 +157,25 @@ pub(crate) fn taped<T: Real>(op: Activation, ctx: &mut TapedContext<'_, T>) {
 /// `dz = g (.) f'(z)` for upstream `g`, input `z` and output `a`, with `f'` written in `Var`
 /// ops so that it can be differentiated again. `masked(g)` records `g` times relu's or
 /// leaky_relu's derivative, a constant from the values (a tensor in the walk's general path,
-/// a number in its one-element path, `grad.rs`). `None` for elu, whose derivative is a
-/// mask of the values between two handles: its rule is [`taped`]'s.
-#[inline]
+/// a number in its one-element path, `grad.rs`). Not for elu, whose derivative is a mask
+/// of the values between two handles: its rule is [`taped`]'s.
+#[inline(always)]
 pub(crate) fn vjp<'t, T: Real>(
     op: Activation,
-    (g, z, a): (Var<'t, T>, Var<'t, T>, Var<'t, T>),
+    g: Var<'t, T>,
+    z: Var<'t, T>,
+    a: Var<'t, T>,
     masked: impl FnOnce(Var<'t, T>) -> Var<'t, T>,
-) -> Option<Var<'t, T>> {
+) -> Var<'t, T> {
     let half = T::lit(0.5);
     let derivative = match op {
         // s' = s (1 - s) (F2).
         Activation::Sigmoid => a * one_minus(a),
         // t' = 1 - t^2 (F3).
         Activation::Tanh => one_minus(a * a),
-        Activation::Relu | Activation::LeakyRelu => return Some(masked(g)),
+        Activation::Relu | Activation::LeakyRelu => return masked(g),
         Activation::Softplus => z.sigmoid(),
-        Activation::Elu => return None,
+        Activation::Elu => unreachable!("elu has its rule in taped"),
         // Phi(z) + z phi(z), Phi(z) = (1 + erf(z / sqrt 2)) / 2, phi(z) = e^(-z^2/2) / sqrt(2 pi).
         Activation::Gelu => {
             let cdf = ((z * T::lit(std::f64::consts::FRAC_1_SQRT_2)).erf() + T::one()) * half;
@@ -194,7 +195,7 @@ pub(crate) fn vjp<'t, T: Real>(
             s * (z * one_minus(s) + T::one())
         }
     };
-    Some(g * derivative)
+    g * derivative
 }
 
 /// Records `op(z)` for an op of this family.

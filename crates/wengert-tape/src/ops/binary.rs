@@ -287,11 +287,10 @@ pub(crate) fn taped<'t, T: Real>(op: Binary, ctx: &mut TapedContext<'t, T>) {
             let masks = partial_masks(op, ctx);
             g * ctx.constant(if k == 0 { &masks.0 } else { &masks.1 })
         };
-        let contribution = match vjp(op, k, (g, a, b, y), masked) {
-            Some(contribution) => contribution,
+        let contribution = match (op, k) {
             // pow's exponent: y log a, and 0 at a = 0 as the first-order rule: a is read as
             // 1 there, so that log 0 enters neither the value nor its derivatives.
-            None => {
+            (Binary::Pow, 1) => {
                 let values = ctx.input_values(0);
                 let a = if values.iter().any(|&v| v == T::zero()) {
                     let nonzero =
@@ -302,6 +301,7 @@ pub(crate) fn taped<'t, T: Real>(op: Binary, ctx: &mut TapedContext<'t, T>) {
                 };
                 g * y * a.ln()
             }
+            _ => vjp(op, k, g, [a, b, y], masked),
         };
         let shape = ctx.input(k).shape();
         ctx.send(k, sum_to_shape(contribution, shape));
@@ -312,16 +312,19 @@ pub(crate) fn taped<'t, T: Real>(op: Binary, ctx: &mut TapedContext<'t, T>) {
 /// inputs `a`, `b` and output `y`, with the partial written in `Var` ops so that it can be
 /// differentiated again. `masked(g)` records `g` times maximum's or minimum's partial, a
 /// constant from the values (a tensor in the walk's general path, a number in its
-/// one-element path, `grad.rs`). `None` for pow's exponent, whose partial needs the values
-/// (log a, taken as 0 at a = 0): its rule is [`taped`]'s.
-#[inline]
+/// one-element path, `grad.rs`). Not for pow's exponent, whose partial needs the values
+/// (log a, taken as 0 at a = 0): its rule is [`taped`]'s. The handles come and go by value,
+/// not in an `Option` or a tuple: moved through memory, a handle is reloaded with wider
+/// reads than its stores, which stalls the walk's one-element path at every node.
+#[inline(always)]
 pub(crate) fn vjp<'t, T: Real>(
     op: Binary,
     k: usize,
-    (g, a, b, y): (Var<'t, T>, Var<'t, T>, Var<'t, T>, Var<'t, T>),
+    g: Var<'t, T>,
+    [a, b, y]: [Var<'t, T>; 3],
     masked: impl FnOnce(Var<'t, T>) -> Var<'t, T>,
-) -> Option<Var<'t, T>> {
-    Some(match (op, k) {
+) -> Var<'t, T> {
+    match (op, k) {
         (Binary::Add, _) | (Binary::Sub, 0) => g,
         (Binary::Sub, _) => -g,
         (Binary::Mul, 0) => g * b,
@@ -330,11 +333,11 @@ pub(crate) fn vjp<'t, T: Real>(
         // d(a / b)/db = -y / b.
         (Binary::Div, _) => -(g * y / b),
         (Binary::Pow, 0) => g * b * a.pow(b - T::one()),
-        (Binary::Pow, _) => return None,
+        (Binary::Pow, _) => unreachable!("pow's exponent has its rule in taped"),
         (Binary::Maximum | Binary::Minimum, _) => masked(g),
         (Binary::Atan2, 0) => g * b / (a * a + b * b),
         (Binary::Atan2, _) => -(g * a / (a * a + b * b)),
-    })
+    }
 }
 
 /// The partials `(dy/da, dy/db)` at every element of the output, from the values, as two

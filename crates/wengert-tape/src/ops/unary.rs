@@ -297,8 +297,7 @@ pub(crate) fn taped<T: Real>(op: Unary, ctx: &mut TapedContext<'_, T>) {
         return;
     }
     let k = ctx.constants(op.constants());
-    let handles = (ctx.upstream, ctx.input(0), ctx.output);
-    let dx = vjp(op, handles, &k, |g| g * ctx.constant(&numeric_derivative(op, ctx)));
+    let dx = vjp(op, ctx.upstream, ctx.input(0), ctx.output, &k, |g| g * ctx.constant(&numeric_derivative(op, ctx)));
     ctx.send(0, dx);
 }
 
@@ -306,10 +305,12 @@ pub(crate) fn taped<T: Real>(op: Unary, ctx: &mut TapedContext<'_, T>) {
 /// ops so that it can be differentiated again; `k` holds the op's constants. `masked(g)`
 /// records `g` times abs's or clamp's derivative, a constant from the values (a tensor in
 /// the walk's general path, a number in its one-element path, `grad.rs`).
-#[inline]
+#[inline(always)]
 pub(crate) fn vjp<'t, T: Real>(
     op: Unary,
-    (g, x, y): (Var<'t, T>, Var<'t, T>, Var<'t, T>),
+    g: Var<'t, T>,
+    x: Var<'t, T>,
+    y: Var<'t, T>,
     k: &[T],
     masked: impl FnOnce(Var<'t, T>) -> Var<'t, T>,
 ) -> Var<'t, T> {

@@ -129,7 +129,9 @@ impl<T: Real> Tape<T> {
         match node.op {
             Op::Unary(op) => {
                 drop(recording);
-                if leads[x.index] {
+                if leads[x.index] && unary::negates(op) {
+                    subtract(adjoints, x, g);
+                } else if leads[x.index] {
                     let dx = unary::vjp(op, g, x, y, &k[..count], |g| g * op.df(xv, yv, |i| k[i]));
                     accumulate(adjoints, x, dx);
                 }
@@ -144,8 +146,18 @@ impl<T: Real> Tape<T> {
             Op::Binary(op) => {
                 let (b, bv) = (handle(ib), value(ib));
                 drop(recording);
+                if ia == ib && leads[x.index] && x.shape == y.shape {
+                    if let Some(both) = binary::vjp_same_input(op, g, x) {
+                        accumulate(adjoints, x, both);
+                        return true;
+                    }
+                }
                 for (k, input) in [x, b].into_iter().enumerate() {
                     if !leads[input.index] {
+                        continue;
+                    }
+                    if binary::negates(op, k) && input.shape == y.shape {
+                        subtract(adjoints, input, g);
                         continue;
                     }
                     let masked = |g: Var<'t, T>| {
@@ -193,6 +205,20 @@ impl<T: Real> Tape<T> {
         }
         leads
     }
+}
+
+/// Subtracts `g` from `input`'s adjoint, for a rule whose contribution is `-g`
+/// ([`unary::negates`], [`binary::negates`]): one node (`sum - g`), where adding the rule's
+/// `-g` would record two. `-g` when the input has no adjoint yet.
+#[inline(always)]
+fn subtract<'t, T: Real>(adjoints: &mut [u32], input: Var<'t, T>, g: Var<'t, T>) {
+    let slot = &mut adjoints[input.index];
+    let difference = if *slot == NO_ADJOINT_YET {
+        -g
+    } else {
+        Var { tape: g.tape, index: *slot as usize, shape: input.shape } - g
+    };
+    *slot = difference.index as u32;
 }
 
 /// Marks a node the walk has sent nothing to yet, in the walk's adjoint slots.

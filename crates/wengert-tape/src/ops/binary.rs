@@ -308,6 +308,26 @@ pub(crate) fn taped<'t, T: Real>(op: Binary, ctx: &mut TapedContext<'t, T>) {
     }
 }
 
+/// True if input `k`'s contribution ([`vjp`]) is `-g` (the subtrahend of `a - b`): the
+/// walk's one-element path subtracts `g` from the input's adjoint rather than recording `-g`
+/// and adding it.
+#[inline(always)]
+pub(crate) fn negates(op: Binary, k: usize) -> bool {
+    matches!((op, k), (Binary::Sub, 1))
+}
+
+/// The sum of both contributions when the two inputs are the same node `a` and have the
+/// output's shape, in fewer nodes than [`vjp`] twice and a sum: `x * x` sends `2 g x` (one
+/// product and one scaling, exact, where two products and a sum would take three nodes).
+/// `None` for the other ops, whose two contributions the walk adds.
+#[inline(always)]
+pub(crate) fn vjp_same_input<'t, T: Real>(op: Binary, g: Var<'t, T>, a: Var<'t, T>) -> Option<Var<'t, T>> {
+    match op {
+        Binary::Mul => Some(g * a * T::lit(2.0)),
+        _ => None,
+    }
+}
+
 /// Input `k`'s contribution `g (.) dy/d(input k)`, of the output's shape, for upstream `g`,
 /// inputs `a`, `b` and output `y`, with the partial written in `Var` ops so that it can be
 /// differentiated again. `masked(g)` records `g` times maximum's or minimum's partial, a

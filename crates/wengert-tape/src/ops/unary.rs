@@ -301,6 +301,13 @@ pub(crate) fn taped<T: Real>(op: Unary, ctx: &mut TapedContext<'_, T>) {
     ctx.send(0, dx);
 }
 
+/// True for the ops whose [`vjp`] is `-g` (neg, `c - x`): the walk's one-element path
+/// subtracts `g` from the input's adjoint rather than recording `-g` and adding it.
+#[inline(always)]
+pub(crate) fn negates(op: Unary) -> bool {
+    matches!(op, Unary::Neg | Unary::ScalarSub)
+}
+
 /// `dx = g (.) f'(x)` for upstream `g`, input `x` and output `y`, with `f'` written in `Var`
 /// ops so that it can be differentiated again; `k` holds the op's constants. `masked(g)`
 /// records `g` times abs's or clamp's derivative, a constant from the values (a tensor in

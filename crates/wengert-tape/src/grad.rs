@@ -213,11 +213,8 @@ impl<T: Real> Tape<T> {
 #[inline(always)]
 fn subtract<'t, T: Real>(adjoints: &mut [u32], input: Var<'t, T>, g: Var<'t, T>) {
     let slot = &mut adjoints[input.index];
-    let difference = if *slot == NO_ADJOINT_YET {
-        -g
-    } else {
-        Var { tape: g.tape, index: *slot as usize, shape: input.shape } - g
-    };
+    let difference =
+        if *slot == NO_ADJOINT_YET { -g } else { Var { tape: g.tape, index: *slot as usize, shape: input.shape } - g };
     *slot = difference.index as u32;
 }
 

@@ -115,6 +115,106 @@ fn every_probed_op_has_first_and_second_derivatives_on_the_tape() {
     assert_eq!(uncovered, ["var", "constant", "detach", "custom"]);
 }
 
+/// The ops of the elementwise families, whose one-element nodes take `grad`'s short path.
+const ELEMENTWISE: &str = "neg exp ln sqrt abs sin cos tan asinh atan log1p expm1 erf clamp powi powf \
+    add_scalar mul_scalar div_scalar scalar_sub scalar_div sigmoid tanh relu softplus leaky_relu elu gelu gelu_tanh \
+    silu add sub mul div pow maximum minimum atan2";
+
+#[test]
+fn every_elementwise_op_on_one_element_inputs_has_first_and_second_derivatives_on_the_tape() {
+    // The probe suite draws matrices of 1 to 4 rows and columns, so `grad`'s one-element path
+    // sees few of its cases: here every input holds one element, of shape [] or (the first)
+    // [1 x 1], so that a binary op's contribution is reshaped back to its input's shape.
+    let mut covered = Vec::new();
+    let elementwise: Vec<&str> = ELEMENTWISE.split_whitespace().collect();
+    for spec in registry::all().filter(|spec| elementwise.contains(&spec.name)) {
+        let Check::Probe(probe) = spec.check else { panic!("{}: an elementwise op without a probe", spec.name) };
+        let one_element = case(probe, 4).prop_map(|(shapes, draws, seed)| {
+            let first = if seed % 2 == 0 { Shape::scalar() } else { Shape::matrix(1, 1) };
+            let shapes = (0..shapes.len()).map(|k| if k == 0 { first } else { Shape::scalar() }).collect();
+            (shapes, draws, seed)
+        });
+        let mut runner = TestRunner::new(Config { cases: CASES, failure_persistence: None, ..Config::default() });
+        if let Err(failure) = runner.run(&one_element, |case| agrees(spec.name, &probe, &case)) {
+            panic!("{} on one-element inputs: {failure}", spec.name);
+        }
+        covered.push(spec.name);
+    }
+    assert_eq!(covered.len(), elementwise.len(), "covered {covered:?}");
+}
+
+/// The first three derivatives of `f` at the scalar `x`, by `grad` three times.
+fn first_three(x: f64, f: impl for<'t> Fn(Var<'t, f64>) -> Var<'t, f64>) -> [f64; 3] {
+    let tape = Tape::new();
+    let x = tape.var(x);
+    let d1 = tape.grad(f(x), &[x])[0];
+    let d2 = tape.grad(d1, &[x])[0];
+    let d3 = tape.grad(d2, &[x])[0];
+    [d1.value(), d2.value(), d3.value()]
+}
+
+#[test]
+fn a_scalar_fed_to_both_sides_of_a_product_has_three_derivatives() {
+    // f = e^(x x): f' = 2x f, f'' = (2 + 4x^2) f, f''' = (12x + 8x^3) f. `x * x` sends
+    // 2 g x to x in one contribution; the second and third walks differentiate that.
+    for x in [-1.3, -0.4, 0.0, 0.6, 1.1] {
+        let f = f64::exp(x * x);
+        let expected = [2.0 * x * f, (2.0 + 4.0 * x * x) * f, (12.0 * x + 8.0 * x * x * x) * f];
+        let got = first_three(x, |x| (x * x).exp());
+        for (order, (a, b)) in got.iter().zip(expected).enumerate() {
+            assert!(close(*a, b, 1e-13, 1.0), "x = {x}: derivative {}: grad {a}, closed form {b}", order + 1);
+        }
+    }
+}
+
+#[test]
+fn negated_contributions_have_three_derivatives() {
+    // f = (1 - x)^3 - x x - (x - 2): f' = -3 (1 - x)^2 - 2x - 1, f'' = 6 (1 - x) - 2,
+    // f''' = -6. `1 - x` and both subtrahends send -g: subtracted from an adjoint that
+    // exists, or recorded as -g where none does yet.
+    for x in [-2.0f64, -0.5, 0.0, 0.3, 1.7] {
+        let expected = [-3.0 * (1.0 - x).powi(2) - 2.0 * x - 1.0, 6.0 * (1.0 - x) - 2.0, -6.0];
+        let got = first_three(x, |x| (1.0 - x).powi(3) - x * x - (x - 2.0));
+        for (order, (a, b)) in got.iter().zip(expected).enumerate() {
+            assert!(close(*a, b, 1e-13, 1.0), "x = {x}: derivative {}: grad {a}, closed form {b}", order + 1);
+        }
+    }
+}
+
+#[test]
+fn the_extended_rosenbrock_hvp_on_scalars_matches_its_hand_written_hessian() {
+    // f = sum (1 - x_i)^2 + 100 (x_{i+1} - x_i^2)^2, its Hessian tridiagonal:
+    // H_ii = 2 + 1200 x_i^2 - 400 x_{i+1} (i < n-1) + 200 (i > 0), H_i,i+1 = -400 x_i.
+    let x = [-1.2f64, 1.0, 0.3, -0.7, 2.0, 0.5];
+    let v = [0.5f64, -1.0, 0.25, 2.0, -0.75, 1.5];
+    let n = x.len();
+    let hv = wengert_tape::hvp(&x, &v, |x| {
+        let mut total = x[0].tape().constant(0.0);
+        for pair in x.windows(2) {
+            let (xi, next) = (pair[0], pair[1]);
+            total = total + ((1.0 - xi).powi(2) + 100.0 * (next - xi * xi).powi(2));
+        }
+        total
+    });
+    for i in 0..n {
+        let mut diagonal = 0.0;
+        if i + 1 < n {
+            diagonal += 2.0 + 1200.0 * x[i] * x[i] - 400.0 * x[i + 1];
+        }
+        if i > 0 {
+            diagonal += 200.0;
+        }
+        let mut expected = diagonal * v[i];
+        if i + 1 < n {
+            expected += -400.0 * x[i] * v[i + 1];
+        }
+        if i > 0 {
+            expected += -400.0 * x[i - 1] * v[i - 1];
+        }
+        assert!(close(hv[i], expected, 1e-12, 1.0), "(H v)_{i}: hvp {}, hand-written {expected}", hv[i]);
+    }
+}
+
 /// The first and second derivative of `f` at the scalar `x`, by `grad` twice.
 fn first_and_second(x: f64, f: impl for<'t> Fn(Var<'t, f64>) -> Var<'t, f64>) -> (f64, f64) {
     let tape = Tape::new();

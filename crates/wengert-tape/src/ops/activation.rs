@@ -134,28 +134,48 @@ pub(crate) fn stable_softplus<T: Real>(z: T) -> T {
     z.max(T::zero()) + (-z.abs()).exp().ln_1p()
 }
 
-/// The taped rule of a node of this family: `dz = g (.) f'(z)`, `f'` written in `Var` ops.
-/// relu's and leaky_relu's derivatives are constant masks from the values (relu'' = 0, and
-/// leaky_relu's slope has derivative 0); elu's is a mask between 1 and `a + alpha`.
+/// The taped rule of a node of this family: `dz = g (.) f'(z)` ([`vjp`]). relu's and
+/// leaky_relu's derivatives are constant masks from the values (relu'' = 0, and leaky_relu's
+/// slope has derivative 0); elu's is a mask between 1 and `a + alpha`.
 pub(crate) fn taped<T: Real>(op: Activation, ctx: &mut TapedContext<'_, T>) {
     if !ctx.wants(0) {
         return;
     }
     let (g, z, a) = (ctx.upstream, ctx.input(0), ctx.output);
+    let dz = match op {
+        Activation::Elu => {
+            let alpha = ctx.constants(1)[0];
+            let zs = ctx.input_values(0);
+            let positive = Tensor::from_fn(z.shape(), |i| if zs[i] > T::zero() { T::one() } else { T::zero() });
+            g * Var::where_(&positive, ctx.constant(&Tensor::scalar(T::one())), a + alpha)
+        }
+        _ => vjp(op, g, z, a, |g| g * ctx.constant(&numeric_derivative(op, ctx))),
+    };
+    ctx.send(0, dz);
+}
+
+/// `dz = g (.) f'(z)` for upstream `g`, input `z` and output `a`, with `f'` written in `Var`
+/// ops so that it can be differentiated again. `masked(g)` records `g` times relu's or
+/// leaky_relu's derivative, a constant from the values (a tensor in the walk's general path,
+/// a number in its one-element path, `grad.rs`). Not for elu, whose derivative is a mask
+/// of the values between two handles: its rule is [`taped`]'s.
+#[inline(always)]
+pub(crate) fn vjp<'t, T: Real>(
+    op: Activation,
+    g: Var<'t, T>,
+    z: Var<'t, T>,
+    a: Var<'t, T>,
+    masked: impl FnOnce(Var<'t, T>) -> Var<'t, T>,
+) -> Var<'t, T> {
     let half = T::lit(0.5);
     let derivative = match op {
         // s' = s (1 - s) (F2).
         Activation::Sigmoid => a * one_minus(a),
         // t' = 1 - t^2 (F3).
         Activation::Tanh => one_minus(a * a),
-        Activation::Relu | Activation::LeakyRelu => ctx.constant(&numeric_derivative(op, ctx)),
+        Activation::Relu | Activation::LeakyRelu => return masked(g),
         Activation::Softplus => z.sigmoid(),
-        Activation::Elu => {
-            let alpha = ctx.constants(1)[0];
-            let zs = ctx.input_values(0);
-            let positive = Tensor::from_fn(z.shape(), |i| if zs[i] > T::zero() { T::one() } else { T::zero() });
-            Var::where_(&positive, ctx.constant(&Tensor::scalar(T::one())), a + alpha)
-        }
+        Activation::Elu => unreachable!("elu has its rule in taped"),
         // Phi(z) + z phi(z), Phi(z) = (1 + erf(z / sqrt 2)) / 2, phi(z) = e^(-z^2/2) / sqrt(2 pi).
         Activation::Gelu => {
             let cdf = ((z * T::lit(std::f64::consts::FRAC_1_SQRT_2)).erf() + T::one()) * half;
@@ -175,7 +195,7 @@ pub(crate) fn taped<T: Real>(op: Activation, ctx: &mut TapedContext<'_, T>) {
             s * (z * one_minus(s) + T::one())
         }
     };
-    ctx.send(0, g * derivative);
+    g * derivative
 }
 
 /// Records `op(z)` for an op of this family.

@@ -304,28 +304,24 @@ pub(crate) fn backward<T: Real>(op: Binary, ctx: &mut BackwardContext<'_, T>) {
     }
 }
 
-/// The taped rule of a node of this family: `da = g (.) dy/da` and `db = g (.) dy/db`, the
-/// partials written in `Var` ops, each summed back to its input's shape
-/// ([`sum_to_shape`]). maximum's and minimum's partials are constant masks from the values
-/// (1, 0, or 1/2 each at a tie, as the first-order rule), so their second derivative is 0.
-pub(crate) fn taped<T: Real>(op: Binary, ctx: &mut TapedContext<'_, T>) {
+/// The taped rule of a node of this family: `da = g (.) dy/da` and `db = g (.) dy/db`
+/// ([`vjp`]), each summed back to its input's shape ([`sum_to_shape`]). maximum's and
+/// minimum's partials are constant masks from the values (1, 0, or 1/2 each at a tie, as the
+/// first-order rule), so their second derivative is 0.
+pub(crate) fn taped<'t, T: Real>(op: Binary, ctx: &mut TapedContext<'t, T>) {
     let (g, a, b, y) = (ctx.upstream, ctx.input(0), ctx.input(1), ctx.output);
     for k in 0..2 {
         if !ctx.wants(k) {
             continue;
         }
+        let masked = |g: Var<'t, T>| {
+            let masks = partial_masks(op, ctx);
+            g * ctx.constant(if k == 0 { &masks.0 } else { &masks.1 })
+        };
         let contribution = match (op, k) {
-            (Binary::Add, _) | (Binary::Sub, 0) => g,
-            (Binary::Sub, _) => -g,
-            (Binary::Mul, 0) => g * b,
-            (Binary::Mul, _) => g * a,
-            (Binary::Div, 0) => g / b,
-            // d(a / b)/db = -y / b.
-            (Binary::Div, _) => -(g * y / b),
-            (Binary::Pow, 0) => g * b * a.pow(b - T::one()),
-            // y log a, and 0 at a = 0 as the first-order rule: a is read as 1 there, so that
-            // log 0 enters neither the value nor its derivatives.
-            (Binary::Pow, _) => {
+            // pow's exponent: y log a, and 0 at a = 0 as the first-order rule: a is read as
+            // 1 there, so that log 0 enters neither the value nor its derivatives.
+            (Binary::Pow, 1) => {
                 let values = ctx.input_values(0);
                 let a = if values.iter().any(|&v| v == T::zero()) {
                     let nonzero =
@@ -336,15 +332,62 @@ pub(crate) fn taped<T: Real>(op: Binary, ctx: &mut TapedContext<'_, T>) {
                 };
                 g * y * a.ln()
             }
-            (Binary::Maximum | Binary::Minimum, _) => {
-                let masks = partial_masks(op, ctx);
-                g * ctx.constant(if k == 0 { &masks.0 } else { &masks.1 })
-            }
-            (Binary::Atan2, 0) => g * b / (a * a + b * b),
-            (Binary::Atan2, _) => -(g * a / (a * a + b * b)),
+            _ => vjp(op, k, g, [a, b, y], masked),
         };
         let shape = ctx.input(k).shape();
         ctx.send(k, sum_to_shape(contribution, shape));
+    }
+}
+
+/// True if input `k`'s contribution ([`vjp`]) is `-g` (the subtrahend of `a - b`): the
+/// walk's one-element path subtracts `g` from the input's adjoint rather than recording `-g`
+/// and adding it.
+#[inline(always)]
+pub(crate) fn negates(op: Binary, k: usize) -> bool {
+    matches!((op, k), (Binary::Sub, 1))
+}
+
+/// The sum of both contributions when the two inputs are the same node `a` and have the
+/// output's shape, in fewer nodes than [`vjp`] twice and a sum: `x * x` sends `2 g x` (one
+/// product and one scaling, exact, where two products and a sum would take three nodes).
+/// `None` for the other ops, whose two contributions the walk adds.
+#[inline(always)]
+pub(crate) fn vjp_same_input<'t, T: Real>(op: Binary, g: Var<'t, T>, a: Var<'t, T>) -> Option<Var<'t, T>> {
+    match op {
+        Binary::Mul => Some(g * a * T::lit(2.0)),
+        _ => None,
+    }
+}
+
+/// Input `k`'s contribution `g (.) dy/d(input k)`, of the output's shape, for upstream `g`,
+/// inputs `a`, `b` and output `y`, with the partial written in `Var` ops so that it can be
+/// differentiated again. `masked(g)` records `g` times maximum's or minimum's partial, a
+/// constant from the values (a tensor in the walk's general path, a number in its
+/// one-element path, `grad.rs`). Not for pow's exponent, whose partial needs the values
+/// (log a, taken as 0 at a = 0): its rule is [`taped`]'s. The handles come and go by value,
+/// not in an `Option` or a tuple: moved through memory, a handle is reloaded with wider
+/// reads than its stores, which stalls the walk's one-element path at every node.
+#[inline(always)]
+pub(crate) fn vjp<'t, T: Real>(
+    op: Binary,
+    k: usize,
+    g: Var<'t, T>,
+    [a, b, y]: [Var<'t, T>; 3],
+    masked: impl FnOnce(Var<'t, T>) -> Var<'t, T>,
+) -> Var<'t, T> {
+    match (op, k) {
+        (Binary::Add, _) | (Binary::Sub, 0) => g,
+        (Binary::Sub, _) => -g,
+        (Binary::Mul, 0) => g * b,
+        (Binary::Mul, _) => g * a,
+        (Binary::Div, 0) => g / b,
+        // d(a / b)/db = -y / b.
+        (Binary::Div, _) => -(g * y / b),
+        (Binary::Pow, 0) => g * b * a.pow(b - T::one()),
+        (Binary::Pow, _) => unreachable!("pow's exponent has its rule in taped"),
+        (Binary::Maximum | Binary::Minimum, _) => masked(g),
+        (Binary::Atan2, 0) => g * b / (a * a + b * b),
+        (Binary::Atan2, _) => -(g * a / (a * a + b * b)),
     }
 }
 

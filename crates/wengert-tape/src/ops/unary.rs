@@ -289,21 +289,44 @@ pub(crate) fn one_minus<'t, T: Real>(v: Var<'t, T>) -> Var<'t, T> {
     unary(Unary::ScalarSub, &[T::one()], v)
 }
 
-/// The taped rule of a node of this family: `dx = g (.) f'(x)`, with `f'` written in `Var`
-/// ops so that it can be differentiated again. A piecewise-constant derivative (abs, clamp)
-/// is a constant mask from the values, so its own derivative is 0 (abs'' = 0, clamp'' = 0).
+/// The taped rule of a node of this family: `dx = g (.) f'(x)` ([`vjp`]). A
+/// piecewise-constant derivative (abs, clamp) is a constant mask from the values, so its own
+/// derivative is 0 (abs'' = 0, clamp'' = 0).
 pub(crate) fn taped<T: Real>(op: Unary, ctx: &mut TapedContext<'_, T>) {
     if !ctx.wants(0) {
         return;
     }
-    let (g, x, y) = (ctx.upstream, ctx.input(0), ctx.output);
     let k = ctx.constants(op.constants());
-    let dx = match op {
+    let dx = vjp(op, ctx.upstream, ctx.input(0), ctx.output, &k, |g| g * ctx.constant(&numeric_derivative(op, ctx)));
+    ctx.send(0, dx);
+}
+
+/// True for the ops whose [`vjp`] is `-g` (neg, `c - x`): the walk's one-element path
+/// subtracts `g` from the input's adjoint rather than recording `-g` and adding it.
+#[inline(always)]
+pub(crate) fn negates(op: Unary) -> bool {
+    matches!(op, Unary::Neg | Unary::ScalarSub)
+}
+
+/// `dx = g (.) f'(x)` for upstream `g`, input `x` and output `y`, with `f'` written in `Var`
+/// ops so that it can be differentiated again; `k` holds the op's constants. `masked(g)`
+/// records `g` times abs's or clamp's derivative, a constant from the values (a tensor in
+/// the walk's general path, a number in its one-element path, `grad.rs`).
+#[inline(always)]
+pub(crate) fn vjp<'t, T: Real>(
+    op: Unary,
+    g: Var<'t, T>,
+    x: Var<'t, T>,
+    y: Var<'t, T>,
+    k: &[T],
+    masked: impl FnOnce(Var<'t, T>) -> Var<'t, T>,
+) -> Var<'t, T> {
+    match op {
         Unary::Neg | Unary::ScalarSub => -g,
         Unary::Exp => g * y,
         Unary::Ln => g / x,
         Unary::Sqrt => g / (y * T::lit(2.0)),
-        Unary::Abs | Unary::Clamp => g * ctx.constant(&numeric_derivative(op, ctx)),
+        Unary::Abs | Unary::Clamp => masked(g),
         Unary::Sin => g * x.cos(),
         Unary::Cos => -(g * x.sin()),
         Unary::Tan => g * (y * y + T::one()),
@@ -312,10 +335,11 @@ pub(crate) fn taped<T: Real>(op: Unary, ctx: &mut TapedContext<'_, T>) {
         Unary::Log1p => g / (x + T::one()),
         Unary::Expm1 => g * (y + T::one()),
         Unary::Erf => g * (-(x * x)).exp() * T::lit(special::TWO_OVER_SQRT_PI),
-        // (x^n)' = n x^(n-1); 0 for n = 0.
+        // (x^n)' = n x^(n-1); 0 for n = 0. The square's is 2 x g, with no node for x^1.
         Unary::Powi => match exponent(k[0]) {
             0 => g * T::zero(),
             1 => g,
+            2 => g * x * k[0],
             n => g * x.powi(n - 1) * k[0],
         },
         Unary::Powf if k[0] == T::zero() => g * T::zero(),
@@ -325,8 +349,7 @@ pub(crate) fn taped<T: Real>(op: Unary, ctx: &mut TapedContext<'_, T>) {
         Unary::DivScalar => g / k[0],
         // d(c / x) = -y / x.
         Unary::ScalarDiv => -(g * y / x),
-    };
-    ctx.send(0, dx);
+    }
 }
 
 impl<'t, T: Real> Var<'t, T> {

@@ -45,11 +45,13 @@ op_family! {
 /// How many numbers each op keeps after its value: `[kh, kw, sh, sw, ph, pw]`.
 const GEOMETRY: usize = 6;
 
-/// `x` plus distinct multiples of 10, for the property suite's max-pool: no two elements of a
-/// window come within a central difference's step of each other.
+/// `x / 100` plus distinct multiples of 0.1, for the property suite's max-pool: no two
+/// elements of a window come within a central difference's step of each other.
 fn spread<T: Real>(x: Var<'_, T>) -> Var<'_, T> {
-    let offsets = Tensor::from_fn(x.shape(), |i| T::lit(10.0 * i as f64));
-    x + x.tape().constant(&offsets)
+    // Small values (x / 100 plus multiples of 0.1), so that f32's differences keep their
+    // digits; see reduce.rs's spread.
+    let offsets = Tensor::from_fn(x.shape(), |i| T::lit(0.1 * i as f64));
+    x * T::lit(0.01) + x.tape().constant(&offsets)
 }
 
 /// Two sizes, along the height and the width: a kernel, a stride or a padding. A single

@@ -54,15 +54,17 @@ fn wide_matrix(m: usize, n: usize) -> Vec<Shape> {
     vec![Shape::matrix(m, n + 1)]
 }
 
-/// `x` plus distinct multiples of 10, for the property suite's max and min: no two elements
-/// of `x` (drawn from `-3..3`) come within a central difference's step of each other, where
-/// the max would switch element between the two evaluations.
+/// `x / 100` plus distinct multiples of 0.1, for the property suite's max and min: no two
+/// elements (`x` drawn from `-3..3`) come within a central difference's step of each other,
+/// where the max would switch element between the two evaluations; and the values stay small,
+/// so that f32's differences are not lost to the rounding of large offsets (with offsets of
+/// 10 i they were, about one run in twenty).
 fn spread<T: Real>(x: Var<'_, T>) -> Var<'_, T> {
     let n = x.shape().numel();
-    // 7 is prime to every probe size (up to 5 x 5), so `7 i mod n` is a permutation of 0..n:
-    // the arg-max lands anywhere.
-    let offsets = Tensor::from_fn(x.shape(), |i| T::lit(10.0 * ((7 * i) % n) as f64));
-    x + x.tape().constant(&offsets)
+    // 7 is prime to every probe size (up to 6 x 6, and the rank-3 and 4 lifts), so `7 i mod n`
+    // is a permutation of 0..n: the arg-max lands anywhere.
+    let offsets = Tensor::from_fn(x.shape(), |i| T::lit(0.1 * ((7 * i) % n) as f64));
+    x * T::lit(0.01) + x.tape().constant(&offsets)
 }
 
 /// The backward rule of a node of this family.

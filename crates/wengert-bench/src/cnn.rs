@@ -49,6 +49,11 @@ impl Lenet {
     }
 
     /// Features per sample after the second pool.
+    ///
+    /// ```
+    /// // 28 -> conv pad 2 -> 28 -> pool -> 14 -> conv -> 10 -> pool -> 5: 16 x 5 x 5.
+    /// assert_eq!(wengert_bench::cnn::LENET.flat(), 400);
+    /// ```
     pub fn flat(&self) -> usize {
         let (_, [_, pool2]) = self.geometry();
         pool2.outputs() / self.batch
@@ -436,6 +441,14 @@ fn column_sums(rows: &[f32], sums: &mut [f32]) {
 }
 
 /// Runs both once, without an update, and compares the loss and every gradient.
+///
+/// ```
+/// use wengert_bench::cnn::{check, CnnProblem, HandCnn, Lenet, TapeCnn};
+/// let net = Lenet { batch: 2, channels: [1, 2, 2], side: 8, kernel: 3, padding: [1, 0], hidden: 4, classes: 10 };
+/// let mut tape = TapeCnn::new(CnnProblem::new(net));
+/// let mut hand = HandCnn::new(CnnProblem::new(net));
+/// assert!(check(&mut tape, &mut hand).is_ok());
+/// ```
 ///
 /// # Errors
 ///

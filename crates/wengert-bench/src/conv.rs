@@ -162,6 +162,14 @@ impl HandConv {
 
 /// Runs both once on `problem`'s numbers and compares `<Y, G>`, Y, dX and dW.
 ///
+/// ```
+/// use wengert_bench::conv::{check, ConvProblem, HandConv, TapeConv};
+/// use wengert_bench::lowering::ConvGeometry;
+/// let g = ConvGeometry::new(2, 5, 5, 3, 3, 1);
+/// let (mut tape, mut hand) = (TapeConv::new(ConvProblem::new(2, g)), HandConv::new(ConvProblem::new(2, g)));
+/// assert!(check("small", &mut tape, &mut hand).is_ok());
+/// ```
+///
 /// # Errors
 ///
 /// The first that differs by more than [`crate::agree::TOLERANCE`], naming `workload`.

@@ -23,6 +23,13 @@ impl ConvGeometry {
     /// # Panics
     ///
     /// If the kernel is larger than the padded image.
+    ///
+    /// ```
+    /// use wengert_bench::lowering::ConvGeometry;
+    /// // The LeNet's first layer keeps 28 x 28; its rows of im2col are 1 x 5 x 5.
+    /// let g = ConvGeometry::new(1, 28, 28, 8, 5, 2);
+    /// assert_eq!((g.oh, g.ow, g.patch(), g.positions()), (28, 28, 25, 784));
+    /// ```
     pub fn new(c: usize, h: usize, w: usize, o: usize, k: usize, pad: usize) -> Self {
         assert!(
             k > 0 && k <= h + 2 * pad && k <= w + 2 * pad,
@@ -83,6 +90,17 @@ impl ConvGeometry {
 
 /// Writes the im2col matrix `[c k k x oh ow]` of `image` into `col`: row `(ci, i, j)`,
 /// column `(y, x)` holds the input at `(ci, y + i - pad, x + j - pad)`, 0 in the padding.
+///
+/// ```
+/// use wengert_bench::lowering::{im2col, ConvGeometry};
+/// // A 2 x 2 image, kernel 2, padding 1: 3 x 3 positions; row (i, j) = (1, 1) is the image
+/// // at the top-left of the output, zeros around it.
+/// let g = ConvGeometry::new(1, 2, 2, 1, 2, 1);
+/// let mut col = vec![9.0; g.patch() * g.positions()];
+/// im2col(&g, &[1.0, 2.0, 3.0, 4.0], &mut col);
+/// assert_eq!(&col[27..], &[1.0, 2.0, 0.0, 3.0, 4.0, 0.0, 0.0, 0.0, 0.0]);
+/// assert_eq!(&col[..9], &[0.0, 0.0, 0.0, 0.0, 1.0, 2.0, 0.0, 3.0, 4.0]);
+/// ```
 pub fn im2col(g: &ConvGeometry, image: &[f32], col: &mut [f32]) {
     g.segments(|segment, source, j, (lo, hi)| {
         let out = &mut col[segment * g.ow..(segment + 1) * g.ow];
@@ -99,6 +117,15 @@ pub fn im2col(g: &ConvGeometry, image: &[f32], col: &mut [f32]) {
 }
 
 /// Adds an im2col-shaped `col` into the image it would be read from: im2col's adjoint.
+///
+/// ```
+/// use wengert_bench::lowering::{col2im_add, ConvGeometry};
+/// // Kernel 2 over a 2 x 2 image padded by 1: each pixel is in 4 windows, at 4 places of col.
+/// let g = ConvGeometry::new(1, 2, 2, 1, 2, 1);
+/// let mut image = [10.0; 4];
+/// col2im_add(&g, &vec![1.0; g.patch() * g.positions()], &mut image);
+/// assert_eq!(image, [14.0; 4]);
+/// ```
 pub fn col2im_add(g: &ConvGeometry, col: &[f32], image: &mut [f32]) {
     g.segments(|segment, source, j, (lo, hi)| {
         if let Some(start) = source {
@@ -125,6 +152,16 @@ pub struct PoolGeometry {
 
 impl PoolGeometry {
     /// The pool of `planes` planes `h x w` by windows `k x k`.
+    ///
+    /// # Panics
+    ///
+    /// If the window is 0 or larger than the plane.
+    ///
+    /// ```
+    /// use wengert_bench::lowering::PoolGeometry;
+    /// let g = PoolGeometry::new(3, 5, 4, 2);
+    /// assert_eq!((g.oh, g.ow, g.outputs()), (2, 2, 12));
+    /// ```
     pub fn new(planes: usize, h: usize, w: usize, k: usize) -> Self {
         assert!(k > 0 && k <= h && k <= w, "pool geometry: window {k} does not fit the plane {h} x {w}");
         PoolGeometry { planes, h, w, k, oh: h / k, ow: w / k }
@@ -138,6 +175,14 @@ impl PoolGeometry {
 
 /// `y[q]` = the largest element of window q of `x`, and `arg[q]` its position in `x`: the
 /// first maximum, reading the window row by row (as the engine and PyTorch route ties).
+///
+/// ```
+/// use wengert_bench::lowering::{max_pool, PoolGeometry};
+/// let g = PoolGeometry::new(1, 2, 4, 2);
+/// let (mut y, mut arg) = ([0.0; 2], [0; 2]);
+/// max_pool(&g, &[1.0, 5.0, 2.0, 2.0, 3.0, 4.0, 0.0, 1.0], &mut y, &mut arg);
+/// assert_eq!((y, arg), ([5.0, 2.0], [1, 2]));
+/// ```
 pub fn max_pool(g: &PoolGeometry, x: &[f32], y: &mut [f32], arg: &mut [u32]) {
     let mut q = 0;
     for plane in 0..g.planes {
@@ -162,6 +207,13 @@ pub fn max_pool(g: &PoolGeometry, x: &[f32], y: &mut [f32], arg: &mut [u32]) {
 }
 
 /// The max-pool's backward pass: `dx` = 0 but for `dy[q]` at each window's `arg[q]`.
+///
+/// ```
+/// use wengert_bench::lowering::max_pool_backward;
+/// let mut dx = [7.0; 4];
+/// max_pool_backward(&[0.5, 2.0], &[3, 0], &mut dx);
+/// assert_eq!(dx, [2.0, 0.0, 0.0, 0.5]);
+/// ```
 pub fn max_pool_backward(dy: &[f32], arg: &[u32], dx: &mut [f32]) {
     dx.fill(0.0);
     for (&d, &at) in dy.iter().zip(arg) {

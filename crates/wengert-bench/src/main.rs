@@ -39,7 +39,8 @@ struct Args {
     /// conv (the LeNet's two conv2d layers forward + backward, and one LeNet train step, at batch 64).
     #[arg(long, value_delimiter = ',', default_values = ["mlp", "rosen", "chain"])]
     only: Vec<Workload>,
-    /// Also print one `RESULT ...` line per run, for scripts.
+    /// Also print one `RESULT ...` line per run, for scripts (and `SPLIT ...` lines for the
+    /// parts of the hand-written LeNet step).
     #[arg(long)]
     result_lines: bool,
 }
@@ -415,7 +416,7 @@ fn run_conv(args: &Args) -> Result<(), Box<dyn Error>> {
         let mut tape = conv::TapeConv::new(conv::ConvProblem::lenet(name));
         let mut hand = conv::HandConv::new(conv::ConvProblem::lenet(name));
         conv::check(name, &mut tape, &mut hand)?;
-        let what = format!("layer={name} batch={}", conv::BATCH);
+        let what = format!("size={name} batch={}", conv::BATCH);
         let runs = race(args, 2, |i| f64::from(if i == 0 { tape.step() } else { hand.step() }));
         let label = format!("{name} fwd+bwd {}", conv::ConvProblem::lenet(name).describe());
         println!("{label:<34} {}", verdict(&runs[0], &runs[1]));
@@ -436,7 +437,7 @@ fn run_conv(args: &Args) -> Result<(), Box<dyn Error>> {
         runs[1].loss_first,
         runs[1].loss_last
     );
-    let what = format!("model=lenet batch={}", net.batch);
+    let what = format!("size=lenet batch={}", net.batch);
     print_result(args, "cnn", "wengert", &what, &runs[0]);
     print_result(args, "cnn", "hand", &what, &runs[1]);
 
@@ -456,9 +457,13 @@ fn run_conv(args: &Args) -> Result<(), Box<dyn Error>> {
     ];
     for (part, seconds) in parts {
         println!("  {part:<32} {:>10.4} ms {:>6.1} %", per_step(seconds), 100.0 * seconds / total);
+        // SPLIT, not RESULT: scripts/race.sh reads every RESULT line as a timed race.
         if args.result_lines {
             let part = part.split(' ').next().unwrap_or(part);
-            println!("RESULT kind=cnn-split impl=hand part={part} steps={steps} ms_per_step={:.6}", per_step(seconds));
+            println!(
+                "SPLIT kind=cnn impl=hand size=lenet part={part} steps={steps} ms_per_step={:.6}",
+                per_step(seconds)
+            );
         }
     }
     Ok(())

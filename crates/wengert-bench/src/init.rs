@@ -32,6 +32,21 @@ pub fn layer(l: usize, fan_in: usize, fan_out: usize) -> (Tensor<f32>, Tensor<f3
     (w, b)
 }
 
+/// Convolution `l`: filters `[outputs x inputs x k x k]` from stream `30 + 2l`, bias
+/// `[outputs]` from stream `31 + 2l`, each `(2u - 1) / sqrt(inputs k k)` computed in f32.
+pub fn conv(l: usize, inputs: usize, outputs: usize, k: usize) -> (Tensor<f32>, Tensor<f32>) {
+    let scale = ((inputs * k * k) as f32).sqrt();
+    let draw = |seed: u64| move |i: usize| (2.0 * uniform(seed, i as u64) - 1.0) / scale;
+    let w = Tensor::from_fn(Shape::new(&[outputs, inputs, k, k]), draw(30 + 2 * l as u64));
+    let b = Tensor::from_fn(Shape::vector(outputs), draw(31 + 2 * l as u64));
+    (w, b)
+}
+
+/// A tensor of `shape`, uniform `[-1, 1)` from stream `seed`.
+pub fn signed(shape: Shape, seed: u64) -> Tensor<f32> {
+    Tensor::from_fn(shape, |i| 2.0 * uniform(seed, i as u64) - 1.0)
+}
+
 /// The input batch `[batch x width]`, uniform `[0, 1)` from stream 1.
 pub fn inputs(batch: usize, width: usize) -> Tensor<f32> {
     Tensor::from_fn(Shape::matrix(batch, width), |i| uniform(1, i as u64))

@@ -6,11 +6,12 @@
 //! records a full run.
 
 use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
+use std::error::Error;
 use std::hint::black_box;
 use std::process::ExitCode;
-use wengert_bench::contenders::{self, Contender, Contenders, Mismatch};
+use wengert_bench::contenders::{self, Contender, Contenders};
 use wengert_bench::stats::{Samples, Summary};
-use wengert_bench::{gemm_race, hvp, init, mlp, train};
+use wengert_bench::{cnn, conv, gemm_race, hvp, init, mlp, train};
 use wengert_nn::optim::Sgd;
 use wengert_nn::parallel::with_workers;
 use wengert_nn::Dropout;
@@ -34,10 +35,12 @@ struct Args {
     steps: u64,
     /// Run only these workloads: mlp, rosen (Rosenbrock gradient, n = 100,000), chain (1,000,000 scalar ops), gemm,
     /// hvp (one Hessian-vector product against one gradient, at MLP-M and on Rosenbrock),
-    /// train (wengert-nn's data-parallel step at batch 128 on 1 and 2 workers; sizes S and M).
+    /// train (wengert-nn's data-parallel step at batch 128 on 1 and 2 workers; sizes S and M),
+    /// conv (the LeNet's two conv2d layers forward + backward, and one LeNet train step, at batch 64).
     #[arg(long, value_delimiter = ',', default_values = ["mlp", "rosen", "chain"])]
     only: Vec<Workload>,
-    /// Also print one `RESULT ...` line per run, for scripts.
+    /// Also print one `RESULT ...` line per run, for scripts (and `SPLIT ...` lines for the
+    /// parts of the hand-written LeNet step).
     #[arg(long)]
     result_lines: bool,
 }
@@ -60,6 +63,7 @@ enum Workload {
     Gemm,
     Hvp,
     Train,
+    Conv,
 }
 
 /// Rosenbrock's dimension and the chain's length.
@@ -170,8 +174,8 @@ fn main() -> ExitCode {
     let args = Args::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(mismatch) => {
-            eprintln!("wengert-bench: {mismatch}");
+        Err(error) => {
+            eprintln!("wengert-bench: {error}");
             ExitCode::FAILURE
         }
     }
@@ -237,8 +241,9 @@ fn train_rows(args: &Args) {
 ///
 /// # Errors
 ///
-/// A scalar contender whose gradient differs from the hand-written one, found before timing.
-fn run(args: &Args) -> Result<(), Mismatch> {
+/// A scalar contender whose gradient differs from the hand-written one, or a convolution
+/// race whose tape and hand-written code disagree, found before timing.
+fn run(args: &Args) -> Result<(), Box<dyn Error>> {
     println!(
         "wengert-bench: GEMM back-end {}, threads {}, warm-up {}, timed steps {} (implementations interleaved); times in ms per step",
         wengert_tape::gemm_backend(),
@@ -343,6 +348,9 @@ fn run(args: &Args) -> Result<(), Mismatch> {
     if args.only.contains(&Workload::Hvp) {
         run_hvp(args);
     }
+    if args.only.contains(&Workload::Conv) {
+        run_conv(args)?;
+    }
     Ok(())
 }
 
@@ -377,4 +385,86 @@ fn run_hvp(args: &Args) {
         &format!("n={ROSENBROCK_N}"),
         &runs,
     );
+}
+
+/// The floor on the convolution races, tape / hand.
+const CONV_FLOOR: f64 = 1.15;
+
+/// The convolution races: each LeNet conv2d layer forward + backward (dX and dW from a fixed
+/// upstream gradient), then one LeNet train step, tape against hand-written im2col + GEMM,
+/// each checked before it is timed; then the hand-written step's time by part.
+///
+/// # Errors
+///
+/// The first tensor on which the tape and the hand-written code disagree.
+fn run_conv(args: &Args) -> Result<(), Box<dyn Error>> {
+    println!("\nConvolution against hand-written im2col + GEMM (same GEMM), interleaved; ms per step");
+    println!(
+        "{:<34} {:>10} {:>10} {:>10} {:>10} {:>10} {:>7}  floor {CONV_FLOOR}",
+        "workload", "tape med", "tape min", "tape max", "hand med", "hand min", "ratio"
+    );
+    let verdict = |tape: &Run, hand: &Run| {
+        let ratio = tape.summary.median / hand.summary.median;
+        let (t, h) = (tape.summary, hand.summary);
+        let verdict = if ratio <= CONV_FLOOR { "within" } else { "ABOVE" };
+        format!(
+            "{:>10.4} {:>10.4} {:>10.4} {:>10.4} {:>10.4} {:>7.3}  {verdict}",
+            t.median, t.min, t.max, h.median, h.min, ratio
+        )
+    };
+    for name in conv::LAYERS {
+        let mut tape = conv::TapeConv::new(conv::ConvProblem::lenet(name));
+        let mut hand = conv::HandConv::new(conv::ConvProblem::lenet(name));
+        conv::check(name, &mut tape, &mut hand)?;
+        let what = format!("size={name} batch={}", conv::BATCH);
+        let runs = race(args, 2, |i| f64::from(if i == 0 { tape.step() } else { hand.step() }));
+        let label = format!("{name} fwd+bwd {}", conv::ConvProblem::lenet(name).describe());
+        println!("{label:<34} {}", verdict(&runs[0], &runs[1]));
+        print_result(args, "conv", "wengert", &what, &runs[0]);
+        print_result(args, "conv", "hand", &what, &runs[1]);
+    }
+    let net = cnn::LENET;
+    let mut tape = cnn::TapeCnn::new(cnn::CnnProblem::new(net));
+    let mut hand = cnn::HandCnn::new(cnn::CnnProblem::new(net));
+    cnn::check(&mut tape, &mut hand)?;
+    let runs = race(args, 2, |i| f64::from(if i == 0 { tape.step(0.01) } else { hand.step(0.01) }));
+    println!("{:<34} {}", "LeNet train step (SGD)", verdict(&runs[0], &runs[1]));
+    println!(
+        "  {}; loss {:.6e} -> {:.6e} (hand {:.6e} -> {:.6e})",
+        net.describe(),
+        runs[0].loss_first,
+        runs[0].loss_last,
+        runs[1].loss_first,
+        runs[1].loss_last
+    );
+    let what = format!("size=lenet batch={}", net.batch);
+    print_result(args, "cnn", "wengert", &what, &runs[0]);
+    print_result(args, "cnn", "hand", &what, &runs[1]);
+
+    // The hand-written step's parts, timed by laps inside it: one run, after the race.
+    let steps = args.steps as usize;
+    let (split, total) = hand.timed_steps(steps, 0.01);
+    let per_step = |seconds: f64| seconds * 1e3 / steps as f64;
+    println!(
+        "\nHand-written LeNet step by part ({steps} steps, one run, on a machine shared with other jobs): {:.4} ms per step",
+        per_step(total)
+    );
+    let parts = [
+        ("products (Real::gemm)", split.products),
+        ("lowering (im2col, col2im)", split.lowering),
+        ("max-pools (forward, backward)", split.pools),
+        ("rest (bias, relu, loss, SGD)", split.rest),
+    ];
+    for (part, seconds) in parts {
+        println!("  {part:<32} {:>10.4} ms {:>6.1} %", per_step(seconds), 100.0 * seconds / total);
+        // SPLIT, not RESULT: scripts/race.sh reads every RESULT line as a timed race.
+        if args.result_lines {
+            let part = part.split(' ').next().unwrap_or(part);
+            println!(
+                "SPLIT kind=cnn impl=hand size=lenet part={part} steps={steps} ms_per_step={:.6}",
+                per_step(seconds)
+            );
+        }
+    }
+    Ok(())
 }

@@ -145,22 +145,26 @@ fn check_workers(size: &str, workers: usize, dropout: f64, optimizer: &mut dyn O
     let (features, labels) = train::batch(size);
     let dropout_layer = Dropout::new(dropout, 3).expect("valid p");
     let what = format!("MLP-{size} on {workers} workers, dropout {dropout}");
-    let first = with_workers(workers, &mut model, &dropout_layer, |w| {
-        let mut step = |n: u64| {
+    with_workers(workers, &mut model, &dropout_layer, |w| {
+        assert_steady_state_allocates_nothing(&what, 5, |n| {
             w.gradient(&features, &labels, [0, n]);
             w.apply(optimizer, Some(5.0));
-        };
-        let first = allocations_during(|| step(0));
-        for n in 1..WARM_UP as u64 {
-            step(n);
-        }
-        for n in 0..5 {
-            let allocations = allocations_during(|| step(WARM_UP as u64 + n));
-            assert_eq!(allocations, 0, "{what}, step {n} after warm-up: the step allocated");
-        }
-        first
+        })
     });
+}
+
+/// Runs `step(0)` (which must allocate: the counter counts), warms up, then asserts that
+/// each of `checked` more steps allocates nothing, naming `what`.
+fn assert_steady_state_allocates_nothing(what: &str, checked: u64, mut step: impl FnMut(u64)) {
+    let first = allocations_during(|| step(0));
     assert!(first > 0, "{what}: the first step allocated nothing; is the counter counting?");
+    for n in 1..WARM_UP as u64 {
+        step(n);
+    }
+    for n in 0..checked {
+        let allocations = allocations_during(|| step(WARM_UP as u64 + n));
+        assert_eq!(allocations, 0, "{what}, step {n} after warm-up: the step allocated");
+    }
 }
 
 /// Run by `cargo test` as a test without harness: a panic fails it.
@@ -192,22 +196,13 @@ fn check_cnn(workers: usize) {
     let labels: Vec<usize> = (0..16).map(|i| i % 10).collect();
     let mut adam = Adam::new(1e-3);
     let no_dropout = Dropout::new(0.0, 0).expect("valid p");
-    let first = with_workers(workers, &mut model, &no_dropout, |w| {
-        let mut step = |n: u64| {
+    let what = format!("LeNet on {workers} workers");
+    with_workers(workers, &mut model, &no_dropout, |w| {
+        assert_steady_state_allocates_nothing(&what, 3, |n| {
             w.gradient(&features, &labels, [0, n]);
             w.apply(&mut adam, None);
-        };
-        let first = allocations_during(|| step(0));
-        for n in 1..WARM_UP as u64 {
-            step(n);
-        }
-        for n in 0..3 {
-            let allocations = allocations_during(|| step(WARM_UP as u64 + n));
-            assert_eq!(allocations, 0, "LeNet on {workers} workers, step {n} after warm-up: the step allocated");
-        }
-        first
+        })
     });
-    assert!(first > 0, "LeNet: the first step allocated nothing; is the counter counting?");
 }
 
 fn steady_state_train_steps_allocate_nothing_on_one_thread() {

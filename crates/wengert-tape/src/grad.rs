@@ -112,7 +112,7 @@ impl<T: Real> Tape<T> {
         }
         let elementwise = matches!(node.op, Op::Unary(_) | Op::Activation(_) | Op::Binary(_));
         let needs_values = matches!(node.op, Op::Activation(Activation::Elu) | Op::Binary(Binary::Pow));
-        if node.shape.numel() != 1 || !elementwise || needs_values {
+        if !node.shape.is_one_by_one() || !elementwise || needs_values {
             return false;
         }
         let handle = |i: u32| Var { tape: self, index: i as usize, shape: recording.nodes[i as usize].shape };

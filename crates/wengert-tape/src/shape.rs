@@ -51,6 +51,10 @@ const ROWS_MASK: u64 = (1 << ROWS_BITS) - 1;
 const EXTENDED: u64 = 3;
 /// Bits of the rows field that hold an extended shape's rank.
 const RANK_BITS: u32 = 3;
+/// The rows and columns fields, below the rank field.
+const FIELDS_MASK: u64 = (1 << (COLS_BITS + ROWS_BITS)) - 1;
+/// The fields of a one-element shape of rank <= 2: one row, one column.
+const ONE_BY_ONE: u64 = 1 << COLS_BITS | 1;
 
 impl Shape {
     /// The most rows a matrix can have: 2^30 - 1 (two bits of the word hold the rank).
@@ -184,6 +188,36 @@ impl Shape {
             self.packed as u32 as usize
         } else {
             self.rows_field() as usize * (self.packed as u32 as usize)
+        }
+    }
+
+    /// True for a one-element shape of rank <= 2: `[]`, `[1]` or `[1 x 1]`. The scalar
+    /// tape's test (one mask and compare of the word, no branch on the rank), and the one
+    /// test that decides which nodes are recorded and swept as scalars.
+    ///
+    /// ```
+    /// use wengert_tape::Shape;
+    /// assert!(Shape::scalar().is_one_by_one() && Shape::vector(1).is_one_by_one());
+    /// assert!(Shape::matrix(1, 1).is_one_by_one());
+    /// assert!(!Shape::vector(2).is_one_by_one() && !Shape::matrix(1, 3).is_one_by_one());
+    /// // One element, but rank 3: recorded and swept as a tensor.
+    /// assert!(!Shape::new(&[1, 1, 1]).is_one_by_one());
+    /// ```
+    #[inline(always)]
+    pub const fn is_one_by_one(self) -> bool {
+        // An extended shape never matches: its rows field ends in its rank, 3 or more.
+        self.packed & FIELDS_MASK == ONE_BY_ONE
+    }
+
+    /// Of two shapes that are both [`Shape::is_one_by_one`], the one of higher rank:
+    /// `[]` and `[1 x 1]` give `[1 x 1]`.
+    #[inline(always)]
+    pub(crate) const fn higher_rank_one_by_one(self, other: Shape) -> Shape {
+        // Their fields are equal, so the words order as the rank bits above the fields.
+        if self.packed >= other.packed {
+            self
+        } else {
+            other
         }
     }
 

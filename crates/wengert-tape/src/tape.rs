@@ -115,21 +115,23 @@ impl<T: Real> Recording<T> {
     }
 
     /// Pushes the node whose value was just written at `value_offset`; returns its index.
+    /// `len` is `shape.numel()`, which the caller knows (1 on the scalar path) without
+    /// decoding the shape again.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     fn append(
         &mut self,
         op: Op,
         inputs: &[Var<'_, T>],
-        shape: Shape,
+        (shape, len): (Shape, usize),
         value_offset: usize,
         requires_grad: bool,
         aux: u32,
     ) -> u32 {
         let index = u32::try_from(self.nodes.len()).expect("tape: more than 2^32 nodes");
         let adjoint_offset = if requires_grad {
-            self.adjoint_len += shape.numel();
-            self.adjoint_len - shape.numel()
+            self.adjoint_len += len;
+            self.adjoint_len - len
         } else {
             NO_ADJOINT
         };
@@ -413,10 +415,11 @@ impl<T: Real> Tape<T> {
         let recording = &mut *guard;
         let requires_grad = recording.requires_grad(&op, inputs);
         let value_offset = recording.values.len();
-        recording.values.resize(value_offset + shape.numel() + scratch, T::zero());
+        let len = shape.numel();
+        recording.values.resize(value_offset + len + scratch, T::zero());
         let (before, out) = recording.values.split_at_mut(value_offset);
         forward(&recording.nodes, before, out);
-        let index = recording.append(op, inputs, shape, value_offset, requires_grad, aux);
+        let index = recording.append(op, inputs, (shape, len), value_offset, requires_grad, aux);
         self.check_forward(guard, index);
         Var { tape: self, index: index as usize, shape }
     }
@@ -461,7 +464,7 @@ impl<T: Real> Tape<T> {
         for &c in constants {
             recording.values.push(c);
         }
-        let index = recording.append(op, &inputs, shape, value_offset, requires_grad, 0);
+        let index = recording.append(op, &inputs, (shape, 1), value_offset, requires_grad, 0);
         self.check_forward(guard, index);
         Var { tape: self, index: index as usize, shape }
     }

@@ -260,9 +260,9 @@ impl Broadcast {
 #[inline(always)]
 pub(crate) fn binary<'t, T: Real>(op: Binary, a: Var<'t, T>, b: Var<'t, T>) -> Var<'t, T> {
     let (sa, sb) = (a.shape, b.shape);
-    if sa.numel() == 1 && sb.numel() == 1 {
+    if sa.is_one_by_one() && sb.is_one_by_one() {
         // One element each: the result has the larger rank's shape (`[] + [1 x 1]` is `[1 x 1]`).
-        let shape = if sa.rank() >= sb.rank() { sa } else { sb };
+        let shape = sa.higher_rank_one_by_one(sb);
         let partials = |[x, y]: [T; 2], z| {
             let (dx, dy) = op.partials(x, y, z);
             [dx, dy]

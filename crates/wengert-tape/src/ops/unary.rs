@@ -212,7 +212,7 @@ fn exponent<T: Real>(n: T) -> i32 {
 pub(crate) fn record_unary<'t, T: Real, R: UnaryRule>(op: Op, rule: R, constants: &[T], x: Var<'t, T>) -> Var<'t, T> {
     debug_assert_eq!(constants.len(), rule.constants(), "{}", op.name());
     let shape = x.shape();
-    if shape.numel() == 1 {
+    if shape.is_one_by_one() {
         let k = |i: usize| constants[i];
         return x.tape.record_scalar(op, [x], shape, constants, |[x]| rule.f(x, k), |[x], y| [rule.df(x, y, k)]);
     }
@@ -238,8 +238,8 @@ pub(crate) fn unary<'t, T: Real>(op: Unary, constants: &[T], x: Var<'t, T>) -> V
 
 /// The backward rule of a one-element elementwise node (of this family, an activation or a
 /// binary op): adds `upstream x partial` into each input's adjoint, the partials read from
-/// where [`crate::Tape::record_scalar`] kept them, right before the value (every one-element
-/// node of these families is recorded there), and marks the inputs with an adjoint as
+/// where [`crate::Tape::record_scalar`] kept them, right before the value (every node of these
+/// families whose shape [`crate::Shape::is_one_by_one`] is recorded there), and marks the inputs with an adjoint as
 /// reached. The scalar tape's hot path: no dispatch on the op, no read of an input's value.
 /// The partials come from the same rules as the tensor path (`df`, `partials`). Returns
 /// false, doing nothing, for any other node.
@@ -250,7 +250,7 @@ pub(crate) fn scalar_backward<T: Real>(
     adjoints: &mut [T],
     reached: &mut [bool],
 ) -> bool {
-    if node.shape.numel() != 1 {
+    if !node.shape.is_one_by_one() {
         return false;
     }
     let partial = |k: usize| values[node.value_offset - 1 - k];

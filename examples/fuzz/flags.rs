@@ -1,6 +1,6 @@
 //! The facade package's fuzzing targets: the command-line flags of the `digits` and `mnist`
 //! examples (`common::Args`, parsed by clap) and the metrics file that `--resume` reads
-//! back (`common::plot::read_metrics`). Shared by `tests/fuzz_flags.rs` and the soak.
+//! back (`common::plot::read_metrics`). Shared by `tests/suite/fuzz_flags.rs` and the soak.
 
 use crate::common::{plot, Args};
 use crate::fuzzing::targets::{self, Fresh, Scratch};

@@ -15,7 +15,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod flags;
-#[path = "../../crates/wengert-nn/tests/fuzzing/mod.rs"]
+#[path = "../../crates/wengert-nn/tests/suite/fuzzing/mod.rs"]
 mod fuzzing;
 
 use clap::Parser;

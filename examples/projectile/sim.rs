@@ -10,7 +10,7 @@
 //! between the last two positions, on the tape, so the range is a continuous function of
 //! `theta` with a derivative everywhere except where the number of steps changes.
 
-// The example uses all of this, the integration test (tests/projectile.rs) a part.
+// The example uses all of this, the integration test (tests/suite/projectile.rs) a part.
 #![allow(dead_code)]
 
 use std::fmt;

@@ -121,7 +121,7 @@ fn prefetch<V>(value: &V) {
     // SAFETY: `_mm_prefetch` needs SSE, which every x86_64 CPU has; a prefetch reads no data
     // into the program, never faults, and the address comes from a live reference.
     // Exercised by every sweep of more than PREFETCH_AHEAD nodes (the chain and
-    // Rosenbrock tests in tests/tape.rs).
+    // Rosenbrock tests in tests/suite/tape.rs).
     unsafe {
         std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>((value as *const V).cast());
     }

@@ -5,9 +5,7 @@
 //! panic, and never allocate a block over 16 x the file's size + 64 KiB. The soak runs the
 //! same trials for longer: `cargo run --release --example fuzz -- --seconds 60`.
 
-mod fuzzing;
-
-use fuzzing::{assert_fuzz_passes, targets};
+use crate::fuzzing::{assert_fuzz_passes, targets};
 
 /// Mutated inputs; well under a second in the test profile.
 const TRIALS: u64 = 10_000;

@@ -8,9 +8,7 @@
 //! so that every output element gets its own upstream, and every input also feeds a later
 //! `0.5 sum(x)`, so that a rule that assigns instead of adding fails.
 
-mod probing;
-
-use probing::{case, value_in, weights};
+use crate::probing::{case, value_in, weights};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use wengert_tape::check::{check_gradients, Tolerance};

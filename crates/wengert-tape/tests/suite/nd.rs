@@ -6,9 +6,7 @@
 
 // This suite draws its own lifted shapes; it shares the values and weights only.
 #[allow(dead_code)]
-mod probing;
-
-use probing::{value_in, weights};
+use crate::probing::{value_in, weights};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use std::panic::{catch_unwind, AssertUnwindSafe};

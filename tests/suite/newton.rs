@@ -3,7 +3,7 @@
 //! hand, and Newton's method converging from the standard start in 2 and 100 dimensions where
 //! gradient descent, given as many iterations, does not.
 
-#[path = "../examples/newton/method.rs"]
+#[path = "../../examples/newton/method.rs"]
 mod method;
 
 use method::{cholesky_solve, gradient_descent, newton, rosenbrock, standard_start};

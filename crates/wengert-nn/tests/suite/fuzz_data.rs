@@ -5,9 +5,8 @@
 //! (`fuzzing::allocation_bound`). The soak runs the same trials for longer:
 //! `cargo run --release --example fuzz -- --seconds 60`.
 
-mod fuzzing;
 
-use fuzzing::{allocation_bound, assert_fuzz_passes, judge, largest_allocation_during, targets, Outcome};
+use crate::fuzzing::{allocation_bound, assert_fuzz_passes, judge, largest_allocation_during, targets, Outcome};
 use wengert_nn::data::{load_csv, load_idx, DataError};
 
 /// Mutated inputs per target: well under a second each in the test profile, on an idle machine.

@@ -4,9 +4,9 @@
 //! `tests/common`). Families: the product and quotient rules, sigmoid, tanh, relu, softplus,
 //! softmax, matmul, add_bias, softmax cross-entropy, mse, sum and mean (F2-F6, F11, F14-F16).
 
-mod common;
+use crate::common;
 
-use common::{family, Family};
+use crate::common::{family, Family};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use std::sync::atomic::{AtomicUsize, Ordering};

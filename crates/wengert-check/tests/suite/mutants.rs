@@ -5,9 +5,7 @@
 //! as a wrong gradient, at every element it changes, and the report's numbers are the
 //! mutant's value and the true derivative. A failing case shrinks to a 1x1 input.
 
-mod common;
-
-use common::{family, Mutant, FAMILIES, MUTANTS};
+use crate::common::{family, Mutant, FAMILIES, MUTANTS};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestError, TestRunner};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -5,17 +5,9 @@
 //! size + 64 KiB. The soak runs the same trials for longer:
 //! `cargo run --release --example fuzz -- --seconds 60`.
 
-// The trainer's module, for its flags and metrics reader; most of it is unused here.
-#[allow(dead_code)]
-#[path = "../examples/common/mod.rs"]
-mod common;
-#[path = "../examples/fuzz/flags.rs"]
-mod flags;
-#[path = "../crates/wengert-nn/tests/fuzzing/mod.rs"]
-mod fuzzing;
-
+use crate::fuzzing::{assert_fuzz_passes, targets};
+use crate::{common, flags};
 use clap::Parser;
-use fuzzing::{assert_fuzz_passes, targets};
 
 /// Mutated inputs per target; well under a second each in the test profile.
 const TRIALS: u64 = 10_000;

@@ -2,7 +2,7 @@
 //! against central differences over random launches, the drag-free range against the
 //! closed form `v0^2 sin(2 theta) / g`, and the descent's outcomes.
 
-#[path = "../examples/projectile/sim.rs"]
+#[path = "../../examples/projectile/sim.rs"]
 mod sim;
 
 use proptest::prelude::*;

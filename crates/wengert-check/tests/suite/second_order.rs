@@ -6,9 +6,9 @@
 //! every case, at the elements the slip moves, with the true value on the numeric side,
 //! and a failing case shrinks to a 1x1 input.
 
-mod common;
+use crate::common;
 
-use common::{labels, map, sigmoid, softmax_rows, FAMILIES};
+use crate::common::{labels, map, sigmoid, softmax_rows, FAMILIES};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestError, TestRunner};
 use wengert_check::strategy::{matrix, tensor, vector};

@@ -3,13 +3,8 @@
 //! `SettingMismatch` naming the field, and a checkpoint written before the flag existed
 //! resumes as one trained without.
 
-// The trainer's module, for its flags, model and checkpoints; most of it is unused here.
-#[allow(dead_code)]
-#[path = "../examples/common/mod.rs"]
-mod common;
-
+use crate::common::{build_model, resume, save_checkpoint, settings, Args, SettingMismatch};
 use clap::Parser;
-use common::{build_model, resume, save_checkpoint, settings, Args, SettingMismatch};
 use rand::SeedableRng;
 use std::error::Error;
 use std::path::PathBuf;

@@ -688,12 +688,11 @@ impl fmt::Display for Report {
                 }
                 None => writeln!(f, ":\n  {a_name} (none)\n  {n_name:<8} {}", list(input.numeric.data()))?,
             }
-            if let Check::HessianVector { direction, .. } = &self.check {
-                if let Some(v) = direction.get(i).filter(|v| v.shape().numel() <= ELEMENTS_SHOWN) {
-                    if flagged {
-                        writeln!(f, "  along v  {}", list(v.data()))?;
-                    }
-                }
+            if let Check::HessianVector { direction, .. } = &self.check
+                && let Some(v) = direction.get(i).filter(|v| v.shape().numel() <= ELEMENTS_SHOWN)
+                && flagged
+            {
+                writeln!(f, "  along v  {}", list(v.data()))?;
             }
         }
         Ok(())

@@ -145,7 +145,7 @@ pub fn softmax_cross_entropy<'t, T: Real>(logits: Var<'t, T>, labels: &[usize], 
     assert!(shape.rank() == 2, "softmax_cross_entropy: logits are {shape}, not rows [N x C]");
     let (rows, classes) = (shape.rows(), shape.cols());
     assert!(labels.len() == rows, "softmax_cross_entropy: {} labels for logits {shape} (one per row)", labels.len());
-    if let Some((row, &label)) = labels.iter().enumerate().find(|(_, &label)| label >= classes) {
+    if let Some((row, &label)) = labels.iter().enumerate().find(|&(_, &label)| label >= classes) {
         panic!(
             "softmax_cross_entropy: label {label} at row {row} is out of range for logits {shape} ({classes} classes)"
         );

@@ -90,7 +90,7 @@ pub(crate) fn correct_predictions(logits: &[f32], classes: usize, labels: &[usiz
     logits
         .chunks_exact(classes)
         .zip(labels)
-        .filter(|(row, &label)| {
+        .filter(|&(row, &label)| {
             let best = row.iter().enumerate().fold(0, |best, (j, &v)| if v > row[best] { j } else { best });
             best == label
         })

@@ -146,11 +146,13 @@ impl<T: Real> Tape<T> {
             Op::Binary(op) => {
                 let (b, bv) = (handle(ib), value(ib));
                 drop(recording);
-                if ia == ib && leads[x.index] && x.shape == y.shape {
-                    if let Some(both) = binary::vjp_same_input(op, g, x) {
-                        accumulate(adjoints, x, both);
-                        return true;
-                    }
+                if ia == ib
+                    && leads[x.index]
+                    && x.shape == y.shape
+                    && let Some(both) = binary::vjp_same_input(op, g, x)
+                {
+                    accumulate(adjoints, x, both);
+                    return true;
                 }
                 for (k, input) in [x, b].into_iter().enumerate() {
                     if !leads[input.index] {

@@ -431,10 +431,10 @@ impl<T> Drop for Gradients<'_, T> {
     fn drop(&mut self) {
         // Give the buffer back for the next sweep; if another sweep's buffer is already
         // there (two Gradients alive at once), keep the larger.
-        if let Ok(mut recording) = self.tape.recording.try_borrow_mut() {
-            if recording.adjoint_pool.capacity() < self.adjoints.capacity() {
-                recording.adjoint_pool = std::mem::take(&mut self.adjoints);
-            }
+        if let Ok(mut recording) = self.tape.recording.try_borrow_mut()
+            && recording.adjoint_pool.capacity() < self.adjoints.capacity()
+        {
+            recording.adjoint_pool = std::mem::take(&mut self.adjoints);
         }
     }
 }

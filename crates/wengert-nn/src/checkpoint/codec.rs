@@ -262,14 +262,14 @@ fn refuse_oversized_numbers(bytes: &[u8]) -> Result<(), String> {
             let (start, value) = number.unwrap_or((i, 0));
             number = Some((start, value.saturating_mul(10).saturating_add(u64::from(byte - b'0'))));
         } else {
-            if let Some((start, value)) = number.take() {
-                if value > limit {
-                    let digits = String::from_utf8_lossy(&header[start..i]);
-                    return Err(format!(
-                        "the header declares a size or offset of {digits}, far past the file's {} bytes",
-                        bytes.len()
-                    ));
-                }
+            if let Some((start, value)) = number.take()
+                && value > limit
+            {
+                let digits = String::from_utf8_lossy(&header[start..i]);
+                return Err(format!(
+                    "the header declares a size or offset of {digits}, far past the file's {} bytes",
+                    bytes.len()
+                ));
             }
             in_string = byte == b'"';
         }

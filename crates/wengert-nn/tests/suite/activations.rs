@@ -76,8 +76,8 @@ fn outputs(mlp: &Mlp<f64>) -> Vec<f64> {
     let tape = Tape::new();
     let x = tape.constant(&Tensor::from_fn(Shape::matrix(3, 4), |n| n as f64 / 4.0 - 1.2));
     let y = mlp.on_tape(&tape).forward(x);
-    let values = y.values().to_vec();
-    values
+
+    y.values().to_vec()
 }
 
 #[test]

@@ -5,7 +5,6 @@
 //! (`fuzzing::allocation_bound`). The soak runs the same trials for longer:
 //! `cargo run --release --example fuzz -- --seconds 60`.
 
-
 use crate::fuzzing::{allocation_bound, assert_fuzz_passes, judge, largest_allocation_during, targets, Outcome};
 use wengert_nn::data::{load_csv, load_idx, DataError};
 

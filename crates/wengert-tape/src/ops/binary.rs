@@ -165,7 +165,7 @@ impl Broadcast {
 
     /// Each block's base offsets in the two inputs, in output order.
     #[inline(always)]
-    fn blocks(&self) -> impl Iterator<Item = [usize; 2]> {
+    fn blocks(&self) -> impl Iterator<Item = [usize; 2]> + use<> {
         let (rank, dims, strides) = self.outer;
         strided(&dims[..rank], strides)
     }

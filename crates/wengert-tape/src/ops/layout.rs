@@ -677,7 +677,7 @@ impl<'t, T: Real> Var<'t, T> {
         check_shapes(!indices.is_empty(), op, || format!("no indices to gather from the table {table}"));
         // A table of rank 3 or more is indexed along its first axis.
         let rows = if table.rank() > 2 { table.dim(0) } else { table.rows() };
-        if let Some((k, &index)) = indices.iter().enumerate().find(|(_, &index)| index >= rows) {
+        if let Some((k, &index)) = indices.iter().enumerate().find(|&(_, &index)| index >= rows) {
             check_shapes(false, op, || {
                 format!("index {index} at position {k} is out of range for the table {table} ({rows} rows)")
             });
@@ -721,7 +721,7 @@ impl<'t, T: Real> Var<'t, T> {
         check_shapes(indices.len() == shape.rows(), op, || {
             format!("{} indices for rows {shape} (one index per row)", indices.len())
         });
-        if let Some((k, &index)) = indices.iter().enumerate().find(|(_, &index)| index >= rows) {
+        if let Some((k, &index)) = indices.iter().enumerate().find(|&(_, &index)| index >= rows) {
             check_shapes(false, op, || {
                 format!("index {index} at position {k} is out of range for a table of {rows} rows")
             });

@@ -251,7 +251,7 @@ impl<'t, T: Real> Var<'t, T> {
         check_shapes(labels.len() == rows, op, || {
             format!("{} labels for logits {shape} (one label per row)", labels.len())
         });
-        if let Some((row, &label)) = labels.iter().enumerate().find(|(_, &label)| label >= cols) {
+        if let Some((row, &label)) = labels.iter().enumerate().find(|&(_, &label)| label >= cols) {
             check_shapes(false, op, || {
                 format!("label {label} at row {row} is out of range for logits {shape} ({cols} classes)")
             });

@@ -44,7 +44,7 @@ fn close(got: f64, want: f64, abs: f64, rel: f64) -> bool {
 /// The first index where two slices are not `close`, with both values.
 fn first_mismatch(got: &[f64], want: &[f64], abs: f64, rel: f64) -> Option<(usize, f64, f64)> {
     assert_eq!(got.len(), want.len(), "first_mismatch: lengths differ");
-    got.iter().zip(want).enumerate().find(|(_, (&g, &w))| !close(g, w, abs, rel)).map(|(i, (&g, &w))| (i, g, w))
+    got.iter().zip(want).enumerate().find(|&(_, (&g, &w))| !close(g, w, abs, rel)).map(|(i, (&g, &w))| (i, g, w))
 }
 
 /// Fails the case unless every element of `got` is close to `want`, printing both and `inputs`.
@@ -728,8 +728,8 @@ proptest! {
         let batch_dw = {
             let tape = Tape::<f64>::new();
             let wv = tape.var(&weights);
-            let dw = tape.backward(tape.constant(&z).matmul(wv).softmax_cross_entropy(&labels)).wrt_slice(wv).to_vec();
-            dw
+
+            tape.backward(tape.constant(&z).matmul(wv).softmax_cross_entropy(&labels)).wrt_slice(wv).to_vec()
         };
         let mut mean_dw = vec![0.0; classes * classes];
         for r in 0..rows {
@@ -767,8 +767,8 @@ proptest! {
         let exact = {
             let tape = Tape::<f64>::new();
             let xv = tape.var(x);
-            let derivative = tape.backward(xv.exp()).wrt(xv);
-            derivative
+
+            tape.backward(xv.exp()).wrt(xv)
         };
         prop_assert!(close(exact, x.exp(), 0.0, 1e-15), "tape exp'({x}) = {exact}, e^x = {}", x.exp());
         let f = |x: f64| on_tape(x, |v| v.exp());

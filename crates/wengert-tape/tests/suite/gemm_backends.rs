@@ -123,7 +123,7 @@ fn check<T: Real>(a: &Matrix, b: &Matrix, c: &Matrix, alpha: f64, beta: f64) {
             written[index] = true;
         }
     }
-    for (index, _) in written.iter().enumerate().filter(|(_, &w)| !w) {
+    for (index, _) in written.iter().enumerate().filter(|&(_, &w)| !w) {
         assert_eq!(c_t[index], T::lit(c.data[index]), "C's element {index} lies outside the matrix and changed");
     }
 }

@@ -416,7 +416,8 @@ fn outside_domain(applied: &Applied<'_, impl Real>) -> Option<String> {
     let domain = applied.op.probe.domain;
     let slack = 1e-6 * (domain.hi - domain.lo);
     for (k, x) in input_values(applied).iter().enumerate() {
-        if let Some((i, v)) = x.data().iter().enumerate().find(|(_, &v)| v < domain.lo - slack || v > domain.hi + slack)
+        if let Some((i, v)) =
+            x.data().iter().enumerate().find(|&(_, &v)| v < domain.lo - slack || v > domain.hi + slack)
         {
             return Some(format!(
                 "step {}: {} input {k} element {i} = {v} is outside {}..{}",
@@ -557,11 +558,11 @@ fn gradients_agree<T: Precision>(graph: &Graph, tally: &RefCell<Tally>) -> Resul
         tally.borrow_mut().crossed += 1;
         return Err(TestCaseError::reject("a central difference crossed a kink or a tie"));
     }
-    if T::NEEDS_REFERENCE {
-        if let Some(why) = inaccurate_differences(graph, &report) {
-            tally.borrow_mut().inaccurate += 1;
-            return Err(TestCaseError::reject(why));
-        }
+    if T::NEEDS_REFERENCE
+        && let Some(why) = inaccurate_differences(graph, &report)
+    {
+        tally.borrow_mut().inaccurate += 1;
+        return Err(TestCaseError::reject(why));
     }
     prop_assert!(
         report.passes(Tolerance::default()),

@@ -7,7 +7,6 @@
 //! A probed op's function is `f(x) = sum(op(x) (.) W) + 0.5 sum(x)` with weights `W` that differ
 //! per element, so that every output element gets its own upstream.
 
-
 use crate::probing::{case, value_in, weights};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};

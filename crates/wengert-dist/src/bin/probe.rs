@@ -1,8 +1,9 @@
 //! `wengert-dist-probe`: small MPI jobs on made-up data, for the tests and the bench.
 //!
 //! - `train`: trains an MLP on a synthetic set (`--rows`, `--hidden`, `--batch`, `--epochs`,
-//!   `--lr`, `--optimizer adam|sgd`, `--workers`, `--seed`, `--out DIR`, `--resume`); each
-//!   rank prints `rank R of P: parameters HASH after epoch E`.
+//!   `--lr`, `--optimizer adam|sgd`, `--workers`, `--dropout`, `--seed`, `--out DIR`,
+//!   `--resume`; `--die-rank R --die-after-epoch E` makes rank R exit there); each rank
+//!   prints `rank R of P: parameters HASH after epoch E`.
 //! - `allreduce`: one global batch; prints how the allreduced gradient compares with the
 //!   same sum computed in one process and with the full batch's gradient on one tape.
 //! - `bench`: medians of the compute time and of the allreduce time of a step of MLP-S, -M
@@ -145,7 +146,17 @@ fn train(dist: &Dist, flags: &Flags) -> Result<(), Box<dyn Error>> {
         workers: flags.get("workers", 1)?,
         ..TrainConfig::default()
     };
+    // For the test that a rank which dies ends the job: this rank leaves after that epoch,
+    // without a word to the others, while they go on to the next step's allreduce.
+    let dies: Option<(usize, usize)> = match (flags.0.get("die-rank"), flags.0.get("die-after-epoch")) {
+        (Some(_), Some(_)) => Some((flags.get("die-rank", 0)?, flags.get("die-after-epoch", 0)?)),
+        _ => None,
+    };
     let history = fit(dist, &mut model, optimizer.as_mut(), &train, &test, &config, first_epoch, |metrics, model, optimizer| {
+        if dies == Some((dist.rank(), metrics.epoch)) {
+            eprintln!("rank {} leaves after epoch {}", dist.rank(), metrics.epoch);
+            std::process::exit(3);
+        }
         if dist.is_root() {
             println!("epoch {}: train loss {:.4}, test accuracy {:.4}", metrics.epoch, metrics.train_loss, metrics.test_accuracy);
         }

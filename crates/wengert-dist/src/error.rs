@@ -87,3 +87,20 @@ pub enum DistError {
         asked: String,
     },
 }
+
+impl DistError {
+    /// Whether every rank returns this error alike (the ranks reached it through a
+    /// collective), so that each can leave on its own; otherwise only some ranks know of it,
+    /// and the others may be waiting in a collective for them ([`crate::Dist::end_with_error`]
+    /// then ends the job with `MPI_Abort`). A checkpoint's own error is counted as not
+    /// shared: rank 0 alone reads and writes the file.
+    ///
+    /// ```
+    /// use wengert_dist::DistError;
+    /// assert!(DistError::BatchTooSmall { batch: 1, ranks: 2 }.is_shared());
+    /// assert!(!DistError::AlreadyInitialised.is_shared());
+    /// ```
+    pub fn is_shared(&self) -> bool {
+        !matches!(self, DistError::AlreadyInitialised | DistError::Checkpoint(_))
+    }
+}

@@ -163,6 +163,30 @@ impl Dist {
         flag == 1
     }
 
+    /// Reports `error` and says how the process should exit, so that no rank is left waiting:
+    /// a [`DistError`] that every rank shares ([`DistError::is_shared`]) is printed by rank
+    /// 0 alone (rank 0 names the cause of a [`DistError::RootFailed`]) and every rank
+    /// returns a failing exit code, which makes `mpirun` end the job with a failure; any
+    /// other error is printed by its rank, which then ends the job ([`Dist::abort`]) when
+    /// there are other ranks.
+    ///
+    /// ```no_run
+    /// let dist = wengert_dist::Dist::init()?;
+    /// let error = std::io::Error::other("cannot read the data");
+    /// let code = dist.end_with_error(&error); // with other ranks, this ends the job
+    /// # Ok::<(), wengert_dist::DistError>(())
+    /// ```
+    pub fn end_with_error(&self, error: &(dyn std::error::Error + 'static)) -> std::process::ExitCode {
+        let shared = error.downcast_ref::<DistError>().is_some_and(DistError::is_shared);
+        if !shared || self.is_root() {
+            eprintln!("error: rank {}: {error}", self.rank);
+        }
+        if !shared && self.size > 1 {
+            self.abort(1);
+        }
+        std::process::ExitCode::FAILURE
+    }
+
     /// Ends the whole job at once (`MPI_Abort`): for an error on one rank that the others
     /// cannot know of, which would otherwise leave them waiting in a collective.
     pub fn abort(&self, code: i32) -> ! {

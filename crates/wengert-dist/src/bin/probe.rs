@@ -19,7 +19,6 @@ use std::process::ExitCode;
 use std::time::Instant;
 use wengert_dist::mpi::traits::CommunicatorCollectives;
 use wengert_dist::{check_same_config, fit, parameter_hash, resume_from_root, save_on_root, shard, synthetic, Dist};
-use wengert_dist::DistError;
 use wengert_nn::data::Dataset;
 use wengert_nn::optim::{Adam, Optimizer, Sgd};
 use wengert_nn::parallel::{with_workers, FlatGradient};
@@ -81,17 +80,7 @@ fn main() -> ExitCode {
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            // Errors every rank sees alike are printed once; a rank's own error ends the job.
-            let everyone = matches!(error.downcast_ref::<DistError>(), Some(e) if !matches!(e, DistError::Checkpoint(_)));
-            if !everyone || dist.is_root() {
-                eprintln!("error: rank {}: {error}", dist.rank());
-            }
-            if !everyone && dist.size() > 1 {
-                dist.abort(1);
-            }
-            ExitCode::FAILURE
-        }
+        Err(error) => dist.end_with_error(&*error),
     }
 }
 

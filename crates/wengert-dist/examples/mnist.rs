@@ -82,7 +82,7 @@ fn run(dist: &Dist, args: &Args) -> Result<f32, Box<dyn Error>> {
     let lr = args.lr.unwrap_or(1e-3);
     let hidden = args.hidden.clone().unwrap_or_else(|| vec![256, 128]);
     let test_count = args.test_count.unwrap_or(1000);
-    let workers = args.workers.unwrap_or_else(|| default_workers());
+    let workers = args.workers.unwrap_or_else(default_workers);
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("target").join("mnist-dist"));
     let data_paths = args.data.clone().unwrap_or_else(|| vec![PathBuf::from(DATA)]);
     if batch_size == 0 || epochs == 0 || workers == 0 || hidden.contains(&0) {
@@ -105,7 +105,15 @@ fn run(dist: &Dist, args: &Args) -> Result<f32, Box<dyn Error>> {
     let mut fields = settings.clone();
     let parameters: usize = model.parameters().map(|p| p.len()).sum();
     fields.push(("parameters", parameters.to_string()));
-    fields.push(("data", format!("{} rows x {} features, checksum {:016x}", dataset.len(), dataset.feature_width(), checksum(dataset.features().data()))));
+    fields.push((
+        "data",
+        format!(
+            "{} rows x {} features, checksum {:016x}",
+            dataset.len(),
+            dataset.feature_width(),
+            checksum(dataset.features().data())
+        ),
+    ));
     fields.push(("test_count", test_count.to_string()));
     fields.push(("epochs", epochs.to_string()));
     fields.push(("clip_norm", format!("{:?}", args.clip_norm)));
@@ -168,7 +176,12 @@ fn run(dist: &Dist, args: &Args) -> Result<f32, Box<dyn Error>> {
         if dist.is_root() {
             println!(
                 "epoch {:>3}/{epochs}: train loss {:.4}, accuracy {:.4} | test loss {:.4}, accuracy {:.4} | {:.2} s",
-                metrics.epoch, metrics.train_loss, metrics.train_accuracy, metrics.test_loss, metrics.test_accuracy, metrics.seconds
+                metrics.epoch,
+                metrics.train_loss,
+                metrics.train_accuracy,
+                metrics.test_loss,
+                metrics.test_accuracy,
+                metrics.seconds
             );
             history.push(*metrics);
             if metrics_error.is_none() {
@@ -185,7 +198,12 @@ fn run(dist: &Dist, args: &Args) -> Result<f32, Box<dyn Error>> {
     if dist.is_root() {
         let plot_path = out.join("curves.svg");
         common::plot::write_svg(&plot_path, "mnist over MPI", &history)?;
-        println!("wrote {} (resume with --resume), {} and {}", checkpoint_path.display(), metrics_path.display(), plot_path.display());
+        println!(
+            "wrote {} (resume with --resume), {} and {}",
+            checkpoint_path.display(),
+            metrics_path.display(),
+            plot_path.display()
+        );
         println!("trained in {:.2} s ({training:.2} s in the training loop)", started.elapsed().as_secs_f64());
     }
     Ok(last.test_accuracy)
@@ -194,6 +212,10 @@ fn run(dist: &Dist, args: &Args) -> Result<f32, Box<dyn Error>> {
 /// FNV-1a over the features' bits: ranks that read different files disagree here.
 fn checksum(values: &[f32]) -> u64 {
     values.iter().fold(0xcbf2_9ce4_8422_2325, |hash, value| {
-        value.to_bits().to_le_bytes().iter().fold(hash, |h, &byte| (h ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3))
+        value
+            .to_bits()
+            .to_le_bytes()
+            .iter()
+            .fold(hash, |h, &byte| (h ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3))
     })
 }

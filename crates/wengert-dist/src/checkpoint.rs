@@ -85,12 +85,15 @@ pub fn resume_from_root(
     optimizer: &mut dyn Optimizer<f32>,
     settings: &[(&str, String)],
 ) -> Result<Checkpoint<f32>, DistError> {
-    let read = dist.is_root().then(|| std::fs::read(path));
-    let root_bytes = read.as_ref().map(|result| result.as_ref().map(Clone::clone).map_err(|_| ()));
+    let (root_bytes, read_error) = match dist.is_root().then(|| std::fs::read(path)) {
+        Some(Ok(bytes)) => (Some(Ok(bytes)), None),
+        Some(Err(error)) => (Some(Err(())), Some(error)),
+        None => (None, None),
+    };
     let Ok(bytes) = dist.broadcast_bytes(root_bytes) else {
-        return Err(match read {
-            Some(Err(source)) => CheckpointError::Io { path: path.to_path_buf(), source }.into(),
-            _ => DistError::RootFailed { what: "read the checkpoint" },
+        return Err(match read_error {
+            Some(source) => CheckpointError::Io { path: path.to_path_buf(), source }.into(),
+            None => DistError::RootFailed { what: "read the checkpoint" },
         });
     };
     let checkpoint = Checkpoint::<f32>::from_bytes(&bytes, path)?;

@@ -48,9 +48,9 @@ pub fn first_difference(texts: &[String]) -> Option<ConfigDifference> {
     texts.iter().enumerate().skip(1).find_map(|(rank, text)| {
         let fields = decode(text);
         let keys = root.iter().chain(&fields).map(|(key, _)| *key);
-        keys.map(|key| (key, value(&root, key), value(&fields, key))).find(|(_, a, b)| a != b).map(
-            |(key, root, other)| ConfigDifference { key: key.to_string(), rank, root, other },
-        )
+        keys.map(|key| (key, value(&root, key), value(&fields, key)))
+            .find(|(_, a, b)| a != b)
+            .map(|(key, root, other)| ConfigDifference { key: key.to_string(), rank, root, other })
     })
 }
 

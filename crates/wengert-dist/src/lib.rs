@@ -29,8 +29,8 @@ pub use checkpoint::{resume_from_root, save_on_root};
 pub use config::{check_same_config, first_difference, ConfigDifference};
 pub use error::DistError;
 pub use hash::parameter_hash;
+/// The MPI bindings (rsmpi), for what this crate does not wrap.
+pub use mpi;
 pub use shard::{shard, shard_indices};
 pub use train::{fit, local_rows, steps_per_epoch};
 pub use world::Dist;
-/// The MPI bindings (rsmpi), for what this crate does not wrap.
-pub use mpi;

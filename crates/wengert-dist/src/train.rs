@@ -175,8 +175,7 @@ pub fn fit<M: Model<f32> + Send + Sync>(
             if let Some(other) = hashes.iter().position(|&hash| hash != hashes[0]) {
                 return Err(DistError::Diverged { epoch, rank: other });
             }
-            let (test_loss, test_accuracy) =
-                if test.is_empty() { (0.0, 0.0) } else { evaluate(&*model, test, 512) };
+            let (test_loss, test_accuracy) = if test.is_empty() { (0.0, 0.0) } else { evaluate(&*model, test, 512) };
             let rows = test.len() as f64;
             let mut sums = [
                 train_sums[0],

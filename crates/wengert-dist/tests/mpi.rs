@@ -82,7 +82,8 @@ fn two_ranks_hold_bit_identical_parameters_after_training() {
     // Two local workers per rank and dropout: every part of a step that could differ.
     let args = ["train", "--epochs", "3", "--workers", "2", "--dropout", "0.2"];
     let after_three = common_hash(&succeeds(&[(2, &args)]), 2);
-    let after_one = common_hash(&succeeds(&[(2, &["train", "--epochs", "1", "--workers", "2", "--dropout", "0.2"])]), 2);
+    let after_one =
+        common_hash(&succeeds(&[(2, &["train", "--epochs", "1", "--workers", "2", "--dropout", "0.2"])]), 2);
     assert_ne!(after_three, after_one, "training moved the parameters");
 }
 
@@ -92,8 +93,15 @@ fn one_rank_trains_as_wengert_nn_fit_does_bit_for_bit() {
     // The probe's defaults, trained by the one-process loop in this process.
     let data = synthetic::blobs(512, 8, 3, 1);
     let mut model = Mlp::<f32>::new(&[8, 16, 3], Activation::Relu, &mut rand_chacha::ChaCha8Rng::seed_from_u64(1));
-    let config =
-        TrainConfig { epochs: 2, batch_size: 32, seed: 1, progress: false, dropout: 0.1, workers: 1, ..Default::default() };
+    let config = TrainConfig {
+        epochs: 2,
+        batch_size: 32,
+        seed: 1,
+        progress: false,
+        dropout: 0.1,
+        workers: 1,
+        ..Default::default()
+    };
     fit(&mut model, &mut Adam::new(0.01), &data, &data, &config, 1, |_, _, _| {});
     assert_eq!(probe, format!("{:016x}", parameter_hash(&model)));
 }
@@ -107,8 +115,7 @@ fn allreduced_gradient_equals_the_sum_computed_in_one_process() {
         let rest = line.split_once(label).unwrap_or_else(|| panic!("`{label}` in {line}")).1;
         rest.split([',', ' ']).find(|word| !word.is_empty()).and_then(|word| word.parse().ok()).expect("a number")
     };
-    let (against_sum, against_full, largest) =
-        (number("one-process sum "), number("full batch "), number("largest "));
+    let (against_sum, against_full, largest) = (number("one-process sum "), number("full batch "), number("largest "));
     // Two ranks: one addition a + b, the same on every rank and in the one-process sum.
     assert_eq!(against_sum, 0.0, "{line}");
     // Against one tape: the sums over rows regrouped, within N roundoffs of the largest.
@@ -138,7 +145,9 @@ fn a_rank_that_dies_ends_the_job() {
 
 fn files_in(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
-        .map(|entries| entries.map(|entry| entry.expect("a directory entry").file_name().into_string().expect("UTF-8")).collect())
+        .map(|entries| {
+            entries.map(|entry| entry.expect("a directory entry").file_name().into_string().expect("UTF-8")).collect()
+        })
         .unwrap_or_default();
     names.sort();
     names
@@ -150,7 +159,10 @@ fn only_rank_0_writes_the_checkpoint_and_a_resumed_run_matches_an_unbroken_one()
     let (root_dir, other_dir) = (temp.path().join("rank0"), temp.path().join("rank1"));
     let (root_out, other_out) = (root_dir.to_str().expect("UTF-8"), other_dir.to_str().expect("UTF-8"));
     // Each rank is told its own --out: the checkpoint must appear in rank 0's only.
-    succeeds(&[(1, &["train", "--epochs", "1", "--out", root_out]), (1, &["train", "--epochs", "1", "--out", other_out])]);
+    succeeds(&[
+        (1, &["train", "--epochs", "1", "--out", root_out]),
+        (1, &["train", "--epochs", "1", "--out", other_out]),
+    ]);
     assert_eq!(files_in(&root_dir), ["checkpoint.safetensors"], "rank 0 wrote it, atomically (no temporary left)");
     assert!(!other_dir.exists(), "rank 1 wrote nothing");
 

@@ -97,7 +97,8 @@ fn widths(flags: &Flags, width: usize, classes: usize) -> Result<Vec<usize>, Str
 fn train(dist: &Dist, flags: &Flags) -> Result<(), Box<dyn Error>> {
     let (rows, width, classes) = (flags.get("rows", 512)?, flags.get("width", 8)?, flags.get("classes", 3)?);
     let sizes = widths(flags, width, classes)?;
-    let (batch, epochs, lr, seed) = (flags.get("batch", 32)?, flags.get("epochs", 2)?, flags.get("lr", 0.01_f32)?, flags.get("seed", 1_u64)?);
+    let (batch, epochs, lr, seed) =
+        (flags.get("batch", 32)?, flags.get("epochs", 2)?, flags.get("lr", 0.01_f32)?, flags.get("seed", 1_u64)?);
     let optimizer_name = flags.text("optimizer", "adam");
     let mut optimizer: Box<dyn Optimizer<f32>> = match optimizer_name.as_str() {
         "adam" => Box::new(Adam::new(lr)),
@@ -141,26 +142,33 @@ fn train(dist: &Dist, flags: &Flags) -> Result<(), Box<dyn Error>> {
         (Some(_), Some(_)) => Some((flags.get("die-rank", 0)?, flags.get("die-after-epoch", 0)?)),
         _ => None,
     };
-    let history = fit(dist, &mut model, optimizer.as_mut(), &train, &test, &config, first_epoch, |metrics, model, optimizer| {
-        if dies == Some((dist.rank(), metrics.epoch)) {
-            eprintln!("rank {} leaves after epoch {}", dist.rank(), metrics.epoch);
-            std::process::exit(3);
-        }
-        if dist.is_root() {
-            println!("epoch {}: train loss {:.4}, test accuracy {:.4}", metrics.epoch, metrics.train_loss, metrics.test_accuracy);
-        }
-        match &out {
-            Some(dir) => {
-                if dist.is_root() {
-                    std::fs::create_dir_all(dir).map_err(|source| wengert_nn::checkpoint::CheckpointError::Io { path: dir.clone(), source })?;
-                }
-                let mut metadata: Vec<(&str, String)> = settings.to_vec();
-                metadata.push(("epoch", metrics.epoch.to_string()));
-                save_on_root(dist, &dir.join("checkpoint.safetensors"), model, optimizer, &metadata)
+    let history =
+        fit(dist, &mut model, optimizer.as_mut(), &train, &test, &config, first_epoch, |metrics, model, optimizer| {
+            if dies == Some((dist.rank(), metrics.epoch)) {
+                eprintln!("rank {} leaves after epoch {}", dist.rank(), metrics.epoch);
+                std::process::exit(3);
             }
-            None => Ok(()),
-        }
-    })?;
+            if dist.is_root() {
+                println!(
+                    "epoch {}: train loss {:.4}, test accuracy {:.4}",
+                    metrics.epoch, metrics.train_loss, metrics.test_accuracy
+                );
+            }
+            match &out {
+                Some(dir) => {
+                    if dist.is_root() {
+                        std::fs::create_dir_all(dir).map_err(|source| wengert_nn::checkpoint::CheckpointError::Io {
+                            path: dir.clone(),
+                            source,
+                        })?;
+                    }
+                    let mut metadata: Vec<(&str, String)> = settings.to_vec();
+                    metadata.push(("epoch", metrics.epoch.to_string()));
+                    save_on_root(dist, &dir.join("checkpoint.safetensors"), model, optimizer, &metadata)
+                }
+                None => Ok(()),
+            }
+        })?;
     let last = history.last().map_or(first_epoch - 1, |m| m.epoch);
     println!("rank {} of {}: parameters {:016x} after epoch {last}", dist.rank(), dist.size(), parameter_hash(&model));
     Ok(())

@@ -88,6 +88,13 @@ fn two_ranks_hold_bit_identical_parameters_after_training() {
 }
 
 #[test]
+fn three_ranks_with_unequal_shares_hold_bit_identical_parameters() {
+    // 512 rows in shards of 171, 171 and 170; a global batch of 31 in local batches of 11, 10, 10.
+    let stdout = succeeds(&[(3, &["train", "--epochs", "2", "--batch", "31"])]);
+    common_hash(&stdout, 3);
+}
+
+#[test]
 fn one_rank_trains_as_wengert_nn_fit_does_bit_for_bit() {
     let probe = common_hash(&succeeds(&[(1, &["train", "--epochs", "2", "--dropout", "0.1"])]), 1);
     // The probe's defaults, trained by the one-process loop in this process.

@@ -126,7 +126,8 @@ fn train(dist: &Dist, flags: &Flags) -> Result<(), Box<dyn Error>> {
         let checkpoint = resume_from_root(dist, &path, &mut model, optimizer.as_mut(), &settings)?;
         first_epoch = checkpoint.metadata_parse::<usize>("epoch")? + 1;
     }
-    let (train, test) = (shard(&data, dist.rank(), dist.size()), shard(&data, dist.rank(), dist.size()));
+    // The probe evaluates on its training rows: it checks the mechanics, not generalisation.
+    let train = shard(&data, dist.rank(), dist.size());
     let config = TrainConfig {
         epochs,
         batch_size: batch,
@@ -142,8 +143,15 @@ fn train(dist: &Dist, flags: &Flags) -> Result<(), Box<dyn Error>> {
         (Some(_), Some(_)) => Some((flags.get("die-rank", 0)?, flags.get("die-after-epoch", 0)?)),
         _ => None,
     };
-    let history =
-        fit(dist, &mut model, optimizer.as_mut(), &train, &test, &config, first_epoch, |metrics, model, optimizer| {
+    let history = fit(
+        dist,
+        &mut model,
+        optimizer.as_mut(),
+        &train,
+        &train,
+        &config,
+        first_epoch,
+        |metrics, model, optimizer| {
             if dies == Some((dist.rank(), metrics.epoch)) {
                 eprintln!("rank {} leaves after epoch {}", dist.rank(), metrics.epoch);
                 std::process::exit(3);
@@ -168,7 +176,8 @@ fn train(dist: &Dist, flags: &Flags) -> Result<(), Box<dyn Error>> {
                 }
                 None => Ok(()),
             }
-        })?;
+        },
+    )?;
     let last = history.last().map_or(first_epoch - 1, |m| m.epoch);
     println!("rank {} of {}: parameters {:016x} after epoch {last}", dist.rank(), dist.size(), parameter_hash(&model));
     Ok(())

@@ -28,7 +28,7 @@ use wengert::nn::train::{default_workers, EpochMetrics, TrainConfig};
 use wengert_dist::{check_same_config, fit, resume_from_root, save_on_root, shard, Dist, DistError};
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/data/mnist_5k.csv.gz");
-/// The one-process trainer's checkpoint format: either trainer resumes the other's.
+/// The one-process trainer's checkpoint format name (the settings are its too).
 const FORMAT: &str = "wengert-mlp-checkpoint-v2";
 
 fn main() -> ExitCode {

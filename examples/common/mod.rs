@@ -85,7 +85,7 @@ pub enum OptimizerKind {
 }
 
 impl OptimizerKind {
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             OptimizerKind::Adam => "adam",
             OptimizerKind::Sgd => "sgd",
@@ -93,7 +93,7 @@ impl OptimizerKind {
         }
     }
 
-    fn build(self, learning_rate: f32) -> Box<dyn Optimizer<f32>> {
+    pub fn build(self, learning_rate: f32) -> Box<dyn Optimizer<f32>> {
         match self {
             OptimizerKind::Adam => Box::new(Adam::new(learning_rate)),
             OptimizerKind::Sgd => Box::new(Sgd::new(learning_rate)),
@@ -188,7 +188,7 @@ fn check_model_size(sizes: &[usize], batch_size: usize) -> Result<(), Box<dyn Er
 const CLASSES: usize = 10;
 
 /// Loads the data named by `--data`, scaled to [0, 1] by its largest value.
-fn load(paths: &[PathBuf]) -> Result<Dataset, Box<dyn Error>> {
+pub fn load(paths: &[PathBuf]) -> Result<Dataset, Box<dyn Error>> {
     let mut dataset = match paths {
         [csv] => data::load_csv(csv, CLASSES)?,
         [images, labels] => data::load_idx(images, labels, CLASSES)?,

@@ -12,7 +12,9 @@ root="$(cd "$crate_dir/../.." && pwd)"
 out="${1:-$root/target/explorer}"
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 
-cargo build --manifest-path "$root/Cargo.toml" -p wengert-explorer --lib --release \
+# Without symbols: the page downloads the file.
+CARGO_PROFILE_RELEASE_STRIP=symbols \
+  cargo build --manifest-path "$root/Cargo.toml" -p wengert-explorer --lib --release \
   --target wasm32-unknown-unknown -j "${BUILD_JOBS:-2}"
 
 mkdir -p "$out"

@@ -66,6 +66,7 @@ pub fn answer(request: &Request) -> Result<Response, Refusal> {
     let loss = vars[output].value();
     let grads = tape.backward(vars[output]);
     let explanation = grads.explain();
+    let loss_name = loss_name(graph);
 
     let nodes = (0..graph.nodes.len())
         .map(|i| {
@@ -95,7 +96,12 @@ pub fn answer(request: &Request) -> Result<Response, Refusal> {
         .iter()
         .map(|step| {
             let adjoint = grads.wrt_slice(vars[step.index]).to_vec();
-            let worked = worked(graph, step.index, step.op, &step.rule, &values, &shapes, &adjoint, &requires);
+            let worked = if graph.nodes[step.index].inputs.is_empty() {
+                let node = &graph.nodes[step.index];
+                vec![format!("d{loss_name}/d{} = {}", node.label, block(&adjoint, shapes[step.index]))]
+            } else {
+                worked(graph, step.index, step.op, &step.rule, &values, &shapes, &adjoint, &requires)
+            };
             StepOut {
                 node: step.index,
                 op: step.op.to_string(),
@@ -132,12 +138,21 @@ pub fn answer(request: &Request) -> Result<Response, Refusal> {
         nodes,
         output,
         loss: show(loss),
+        loss_name: loss_name.clone(),
         sweep,
         gradients,
         check,
         train,
         explain: explanation.to_string(),
     })
+}
+
+/// The name of the loss in `dE/dW`: the output's label if it is a short name (`E`, `L`,
+/// `S`), else `L`.
+fn loss_name(graph: &Graph) -> String {
+    let label = &graph.nodes[graph.output()].label;
+    let short = !label.is_empty() && label.len() <= 3 && label.chars().all(char::is_alphanumeric);
+    if short { label.clone() } else { "L".to_string() }
 }
 
 /// The graph the request names, with its default values.
@@ -189,7 +204,7 @@ fn apply_values(graph: &mut Graph, values: &BTreeMap<String, Vec<f64>>) -> Resul
 
 /// The rule of node `index` with the numbers put in: one line per input it sends to, each
 /// ending with the contribution the engine's rule computed (replayed by
-/// [`Graph::contributions`]) and the node it went to.
+/// [`Graph::contributions`]) and the node it went to. Not for a leaf.
 #[allow(clippy::too_many_arguments)]
 fn worked(
     graph: &Graph,
@@ -202,9 +217,6 @@ fn worked(
     requires: &[bool],
 ) -> Vec<String> {
     let node = &graph.nodes[index];
-    if matches!(node.op, Op::Leaf { .. }) {
-        return vec![format!("dL/d{} = {}", node.label, block(adjoint, shapes[index]))];
-    }
     let contributions = graph.contributions(index, values, shapes, adjoint);
     // The registry's texts name every input by position (`da`, `db`; `dz` for one input).
     let symbols: Vec<String> = registry::find(op_name)

@@ -71,7 +71,10 @@ impl Token {
 
 /// Tokens with the column (from 1) of their first character, and where each ends
 /// (exclusive, 0-based character index).
-fn tokens(text: &str) -> Result<(Vec<(Token, usize)>, Vec<usize>), ParseError> {
+type Tokens = (Vec<(Token, usize)>, Vec<usize>);
+
+/// The tokens of `text`, ending with [`Token::End`].
+fn tokens(text: &str) -> Result<Tokens, ParseError> {
     let chars: Vec<char> = text.chars().collect();
     let mut out = Vec::new();
     let mut ends = Vec::new();

@@ -71,6 +71,9 @@ pub struct Response {
     pub output: usize,
     /// The loss, printed.
     pub loss: String,
+    /// What gradients are written with: `E` in `dE/dW`; the output's label where it is a
+    /// short name, else `L`.
+    pub loss_name: String,
     /// The reverse sweep, one step per node it reached, from the output down to the leaves.
     pub sweep: Vec<StepOut>,
     /// The gradient of the loss with respect to every trainable leaf.

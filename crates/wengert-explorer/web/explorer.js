@@ -303,7 +303,7 @@ function renderStep() {
     const n = a.nodes[s.node];
     row("node", `#${n.id} ${n.op} ${n.shape}  (${n.label})`, null, "current-node");
     row("value", block(n.value, n.dims));
-    row("adjoint", `dL/d(${n.label}) = ${block(s.adjoint, n.dims)}`, "adjoint", "current-adjoint");
+    row("adjoint", `d${a.loss_name}/d(${n.label}) = ${block(s.adjoint, n.dims)}`, "adjoint", "current-adjoint");
     row("rule", s.rule, null, "current-rule");
     row("numbers", s.worked, null, "current-worked");
     row("source", `${s.source}  (docs/derivations.md, BACKPROP-NOTES.md)`);
@@ -382,7 +382,7 @@ function renderGradients() {
       const tr = document.createElement("tr");
       const name = g.values.length === 1 ? `${g.name}` : `${g.name}[${k}]`;
       const td1 = document.createElement("td");
-      td1.textContent = `dL/d${name}`;
+      td1.textContent = `d${a.loss_name}/d${name}`;
       const td2 = document.createElement("td");
       td2.className = "grad";
       // Shown once the sweep has reached the leaf: until then its adjoint is not complete.

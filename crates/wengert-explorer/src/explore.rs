@@ -152,7 +152,11 @@ pub fn answer(request: &Request) -> Result<Response, Refusal> {
 fn loss_name(graph: &Graph) -> String {
     let label = &graph.nodes[graph.output()].label;
     let short = !label.is_empty() && label.len() <= 3 && label.chars().all(char::is_alphanumeric);
-    if short { label.clone() } else { "L".to_string() }
+    if short {
+        label.clone()
+    } else {
+        "L".to_string()
+    }
 }
 
 /// The graph the request names, with its default values.

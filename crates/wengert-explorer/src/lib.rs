@@ -37,14 +37,15 @@ pub fn show(x: f64) -> String {
 
 /// Answers one JSON request (a [`request::Request`]) with JSON: a [`request::Response`], or
 /// a [`request::ErrorResponse`] whose `field` names what is wrong (and `column`, for an
-/// expression). It never panics on any input text.
+/// expression). Input errors are answered, not panicked on.
 ///
 /// # Examples
 ///
 /// ```
 /// let answer = wengert_explorer::handle(r#"{"graph": "expression", "expression": "w * (x +"}"#);
 /// let error: serde_json::Value = serde_json::from_str(&answer)?;
-/// assert_eq!((error["ok"].as_bool(), error["column"].as_u64()), (Some(false), Some(10)));
+/// // The problem is the end, after 8 characters.
+/// assert_eq!((error["ok"].as_bool(), error["column"].as_u64()), (Some(false), Some(9)));
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 pub fn handle(request_json: &str) -> String {

@@ -244,3 +244,36 @@ fn the_exported_functions_answer_as_handle_does() {
     };
     assert!(empty.contains(r#""field":"request""#), "{empty}");
 }
+
+#[test]
+fn odd_expressions_are_answered_never_panicked_on() {
+    let expressions = [
+        "ln(-1) * x",
+        "x / 0",
+        "x ^ -3",
+        "2 ^ x ^ 2",
+        "((((x))))",
+        "-(-x)",
+        "x - -x",
+        "1e400 * x",
+        "x ^ 0.5 + sqrt(x) / x",
+        "ln(0 * x)",
+        "sigmoid(2) * x",
+        "x ** 2 * y",
+        "exp(exp(exp(x * 100)))",
+    ];
+    for expression in expressions {
+        for extra in [json!({}), json!({"check": true}), json!({"train": {"steps": 20, "learning_rate": 0.1}})] {
+            let mut request = json!({"graph": "expression", "expression": expression});
+            if let (Some(request), Some(extra)) = (request.as_object_mut(), extra.as_object()) {
+                request.extend(extra.clone());
+            }
+            let answer = ask(request.clone());
+            assert_eq!(answer["ok"], true, "{request}: {answer}");
+        }
+    }
+    // 2 ^ x ^ 2 groups to the right: 2^(x^2), d/dx = 2^(x^2) ln 2 * 2x; x = 0.5 by default.
+    let answer = ask(json!({"graph": "expression", "expression": "2 ^ x ^ 2"}));
+    let want = 2f64.powf(0.25) * 2f64.ln() * 2.0 * 0.5;
+    assert_close(&gradient(&answer, "x"), &[want], 1e-11, "d(2^(x^2))/dx");
+}

@@ -67,9 +67,13 @@ async function startEngine() {
   badge.dataset.engine = "server";
 }
 
+// The engine's answer, or an error answer if the engine itself failed (a trap, a lost server).
 async function ask(request) {
-  const text = await engine(JSON.stringify(request));
-  return JSON.parse(text);
+  try {
+    return JSON.parse(await engine(JSON.stringify(request)));
+  } catch (error) {
+    return { ok: false, field: "engine", error: `the engine failed: ${error.message}`, column: null };
+  }
 }
 
 // ---- State ----

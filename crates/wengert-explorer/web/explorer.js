@@ -204,8 +204,10 @@ function renderGraph() {
     height = Math.max(height, y);
     width = Math.max(width, 10 + (c + 1) * (NODE_W + COL_GAP));
   });
-  svg.setAttribute("width", width);
-  svg.setAttribute("height", height + 4);
+  const zoom = Number($("zoom").value) || 1;
+  svg.setAttribute("viewBox", `0 0 ${width} ${height + 4}`);
+  svg.setAttribute("width", width * zoom);
+  svg.setAttribute("height", (height + 4) * zoom);
 
   // Edges in recording order: the k-th input read on the tape is numbered k.
   let order = 0;
@@ -269,12 +271,15 @@ function renderGraph() {
     g.addEventListener("click", () => { state.selected = n.id; renderGraph(); renderStep(); });
     svg.appendChild(g);
   }
-  if (current !== null) scrollIntoView(position[current]);
+  if (current !== null) scrollIntoView(position[current], zoom);
+  else if (state.timer !== null && state.shown > 0) scrollIntoView(position[state.shown - 1], zoom);
 }
 
-function scrollIntoView(p) {
+// Scrolls the graph so that the node at `p` (in drawing units) is in view.
+function scrollIntoView(node, zoom) {
+  const p = { x: node.x * zoom, y: node.y * zoom, h: node.h * zoom };
   const box = $("graph-scroll");
-  if (p.x < box.scrollLeft || p.x + NODE_W > box.scrollLeft + box.clientWidth) box.scrollLeft = Math.max(0, p.x - 40);
+  if (p.x < box.scrollLeft || p.x + NODE_W * zoom > box.scrollLeft + box.clientWidth) box.scrollLeft = Math.max(0, p.x - 40);
   if (p.y < box.scrollTop || p.y + p.h > box.scrollTop + box.clientHeight) box.scrollTop = Math.max(0, p.y - 20);
 }
 
@@ -424,7 +429,7 @@ function renderCheck(check) {
 function renderLossPlot(train) {
   const svg = $("loss-plot");
   svg.replaceChildren();
-  const W = 420, H = 220, left = 80, right = 10, top = 10, bottom = 30;
+  const W = 420, H = 220, left = 30, right = 10, top = 10, bottom = 30;
   const points = train.losses.map((y, x) => [x, y]).filter(([, y]) => y !== null && Number.isFinite(y));
   if (points.length === 0) return;
   const ys = points.map(([, y]) => y);
@@ -442,7 +447,7 @@ function renderLossPlot(train) {
   add("line", { x1: left, y1: top, x2: left, y2: H - bottom, stroke: "#9aa6b8" });
   add("line", { x1: left, y1: H - bottom, x2: W - right, y2: H - bottom, stroke: "#9aa6b8" });
   // The first and the last loss, as the engine printed them, beside their points.
-  add("text", { x: left - 4, y: sy(points[0][1]) + 4, "text-anchor": "end" }, train.first);
+  add("text", { x: left + 6, y: Math.max(top + 10, sy(points[0][1]) + 4) }, train.first);
   add("text", { x: W - right, y: sy(points[points.length - 1][1]) - 6, "text-anchor": "end" }, train.last);
   add("text", { x: left, y: H - 10 }, "0");
   add("text", { x: W - right, y: H - 10, "text-anchor": "end" }, `step ${xMax}`);
@@ -538,6 +543,7 @@ async function main() {
   $("build").addEventListener("click", buildExpression);
   $("expression").addEventListener("keydown", (e) => { if (e.key === "Enter") buildExpression(); });
   $("forward").addEventListener("click", runForward);
+  $("zoom").addEventListener("change", renderGraph);
   $("step-first").addEventListener("click", () => setStep(-1));
   $("step-prev").addEventListener("click", () => setStep(state.step - 1));
   $("step-next").addEventListener("click", () => setStep(state.step + 1));

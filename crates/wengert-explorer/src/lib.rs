@@ -15,11 +15,14 @@
 //! ```
 
 pub mod builtin;
+mod check;
 pub mod explore;
 pub mod ffi;
 pub mod graph;
 pub mod parse;
 pub mod request;
+mod train;
+pub mod worked;
 
 /// How many significant digits the page prints: the notes' 12.
 pub const DIGITS: usize = 12;

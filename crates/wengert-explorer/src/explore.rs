@@ -11,7 +11,7 @@ use crate::show;
 use crate::train::run_training;
 use crate::worked::{block, worked, Forward};
 use std::collections::BTreeMap;
-use wengert_tape::{Shape, Tape};
+use wengert_tape::Tape;
 
 /// A request that cannot be answered, before it is written as an [`ErrorResponse`].
 #[derive(Clone, Debug, PartialEq)]
@@ -57,13 +57,15 @@ pub fn answer(request: &Request) -> Result<Response, Refusal> {
     apply_values(&mut example.graph, &request.values)?;
     let graph = &example.graph;
     let output = graph.output();
-    let requires = graph.requires_grad();
 
     let tape = Tape::<f64>::new();
     let vars = graph.record(&tape);
-    let values: Vec<Vec<f64>> = vars.iter().map(|v| v.values().to_vec()).collect();
-    let shapes: Vec<Shape> = vars.iter().map(|v| v.shape()).collect();
-    let forward = Forward { values: values.clone(), shapes: shapes.clone(), requires: requires.clone() };
+    let forward = Forward {
+        values: vars.iter().map(|v| v.values().to_vec()).collect(),
+        shapes: vars.iter().map(|v| v.shape()).collect(),
+        requires: graph.requires_grad(),
+    };
+    let Forward { values, shapes, requires } = &forward;
     let loss = vars[output].value();
     let grads = tape.backward(vars[output]);
     let explanation = grads.explain();
@@ -127,7 +129,7 @@ pub fn answer(request: &Request) -> Result<Response, Refusal> {
         })
         .collect();
 
-    let check = request.check.then(|| check(graph, &shapes));
+    let check = request.check.then(|| check(graph, shapes));
     let train = match request.train {
         Some(train) => Some(run_training(graph, train.steps, train.learning_rate)?),
         None => None,

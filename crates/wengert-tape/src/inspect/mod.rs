@@ -32,6 +32,29 @@ use crate::{Gradients, Real};
 
 /// `x` with 6 significant digits, as C's `%.6g` prints it: `0.0896169`, `36`, `1.5e-07`.
 pub(crate) fn number<T: Real>(x: T) -> String {
+    significant(x, 6)
+}
+
+/// `x` with `digits` significant digits, as C's `%.{digits}g` prints it: fixed notation
+/// unless the exponent is below -4 or at least `digits`, trailing zeros dropped. The
+/// format of every number [`Gradients::explain`] prints (with 6 digits), public so that
+/// tools showing the engine's numbers (the notes use 12 digits) print them the same way.
+///
+/// # Panics
+///
+/// If `digits` is 0.
+///
+/// # Examples
+///
+/// ```
+/// use wengert_tape::inspect::significant;
+/// assert_eq!(significant(-0.08961692722490001_f64, 12), "-0.0896169272249");
+/// assert_eq!(significant(0.0723034528622_f64, 6), "0.0723035");
+/// assert_eq!(significant(2.5e-12_f64, 3), "2.5e-12");
+/// assert_eq!(significant(36.0_f64, 12), "36");
+/// ```
+pub fn significant<T: Real>(x: T, digits: usize) -> String {
+    assert!(digits > 0, "significant: digits is 0, at least 1 digit is printed");
     let x = x.to_f64().unwrap_or(f64::NAN);
     if x.is_nan() {
         return "NaN".to_string();
@@ -42,12 +65,14 @@ pub(crate) fn number<T: Real>(x: T) -> String {
     if x == 0.0 {
         return "0".to_string();
     }
-    // The exponent after rounding to 6 digits decides between fixed and scientific notation.
-    let scientific = format!("{x:.5e}");
+    // The exponent after rounding to `digits` digits decides between fixed and scientific notation.
+    let mantissa_decimals = digits - 1;
+    let scientific = format!("{x:.mantissa_decimals$e}");
     let (mantissa, exponent) = scientific.split_once('e').expect("`{:e}` writes an exponent");
     let exponent: i32 = exponent.parse().expect("`{:e}` writes an integer exponent");
-    if (-4..6).contains(&exponent) {
-        let decimals = usize::try_from(5 - exponent).expect("the exponent is below 6");
+    let digits_i32 = i32::try_from(digits).unwrap_or(i32::MAX);
+    if (-4..digits_i32).contains(&exponent) {
+        let decimals = usize::try_from(digits_i32 - 1 - exponent).expect("the exponent is below `digits`");
         trim_zeros(format!("{x:.decimals$}"))
     } else {
         format!("{}e{exponent:+03}", trim_zeros(mantissa.to_string()))
@@ -153,6 +178,23 @@ mod tests {
             assert_eq!(number(x), want, "number({x:e})");
         }
         assert_eq!(number(0.1_f32), "0.1");
+    }
+
+    #[test]
+    fn twelve_significant_digits_print_the_notes_numbers() {
+        // The notes' 6a numbers, given there with 12 significant digits (%.12g).
+        let cases: [(f64, &str); 5] = [
+            (-0.0896169272249, "-0.0896169272249"),
+            (0.0723034528622, "0.0723034528622"),
+            (-0.000883387317786, "-0.000883387317786"),
+            (0.24, "0.24"),
+            (1.0 / 3.0, "0.333333333333"),
+        ];
+        for (x, want) in cases {
+            assert_eq!(significant(x, 12), want, "significant({x:e}, 12)");
+        }
+        assert_eq!(significant(123456789012345.0_f64, 12), "1.23456789012e+14");
+        assert_eq!(significant(0.00001234_f64, 12), "1.234e-05");
     }
 
     #[test]

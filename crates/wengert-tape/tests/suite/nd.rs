@@ -5,7 +5,6 @@
 //! reductions, softmax and broadcasting give the values an independent loop computes.
 
 // This suite draws its own lifted shapes; it shares the values and weights only.
-#[allow(dead_code)]
 use crate::probing::{value_in, weights};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
@@ -284,4 +283,26 @@ fn gather_rows_slice_and_concat_work_at_rank_3() {
         std::slice::from_ref(&x),
     );
     assert!(report.passes(Tolerance::default()), "{report}");
+}
+
+#[test]
+fn one_element_shapes_of_every_rank_keep_their_shape_and_rule() {
+    // Rank <= 2 one-element values take the scalar path, rank 3 the tensor path: both must
+    // give numpy's result shape, and d/da (a b + sin a) = b + cos a, d/db = a.
+    let (a0, b0) = (0.7_f64, -1.3_f64);
+    let ranks: [&[usize]; 5] = [&[], &[1], &[1, 1], &[1, 1, 1], &[1, 1, 1, 1]];
+    for (i, &da) in ranks.iter().enumerate() {
+        for &db in &ranks[i..] {
+            let tape = Tape::new();
+            let a = tape.var((Shape::new(da), &[a0][..]));
+            let b = tape.var((Shape::new(db), &[b0][..]));
+            let y = a * b + a.sin();
+            assert_eq!(y.shape(), Shape::new(db), "{da:?} with {db:?}");
+            assert_eq!(y.values()[0], a0 * b0 + a0.sin());
+            let grads = tape.backward(y.sum());
+            let (ga, gb) = (grads.wrt_slice(a), grads.wrt_slice(b));
+            assert!((ga[0] - (b0 + a0.cos())).abs() < 1e-15, "{da:?} with {db:?}: d/da {}", ga[0]);
+            assert!((gb[0] - a0).abs() < 1e-15, "{da:?} with {db:?}: d/db {}", gb[0]);
+        }
+    }
 }

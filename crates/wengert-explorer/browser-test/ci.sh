@@ -37,7 +37,8 @@ else
   rm -f "$page/explorer.wasm"
   cp "$root/crates/wengert-explorer/web/"{index.html,explorer.js,style.css} "$page/"
 fi
-cargo build --manifest-path "$root/Cargo.toml" -p wengert-explorer --example serve -j "$jobs"
+# The test profile: `cargo test --workspace` built it already (examples are built by cargo test).
+cargo build --manifest-path "$root/Cargo.toml" -p wengert-explorer --example serve --profile test -j "$jobs"
 serve="$target_dir/debug/examples/serve"
 
 (cd "$here" && npm ci --no-audit --no-fund)

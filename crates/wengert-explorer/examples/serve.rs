@@ -9,7 +9,7 @@
 //! `--no-wasm` answers 404 for `explorer.wasm`, to try the fallback. std only, one thread
 //! per connection, loopback only.
 
-use std::fmt;
+use clap::Parser;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Component, Path, PathBuf};
@@ -17,66 +17,48 @@ use std::path::{Component, Path, PathBuf};
 /// The largest request body `/api` reads.
 const MAX_BODY: usize = 1 << 20;
 
-/// A command line that cannot be used, named by its flag.
-#[derive(Debug, PartialEq)]
-enum FlagError {
-    Unknown(String),
-    MissingValue(&'static str),
-    BadPort(String),
-}
-
-impl fmt::Display for FlagError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FlagError::Unknown(flag) => write!(f, "unknown argument {flag:?}"),
-            FlagError::MissingValue(flag) => write!(f, "{flag} needs a value"),
-            FlagError::BadPort(value) => write!(f, "--port: {value:?} is not a port number (1-65535)"),
-        }
-    }
-}
-
+/// Serves the explorer's page on 127.0.0.1 and answers its `/api` requests natively.
+#[derive(Parser, Debug)]
+#[command(name = "serve")]
 struct Options {
+    /// The port to listen on (loopback only).
+    #[arg(long, default_value_t = 8000, value_parser = clap::value_parser!(u16).range(1..))]
     port: u16,
-    dir: PathBuf,
+    /// The built page (default: target/explorer at the repository root, as build-page.sh
+    /// writes it); without an index.html there, the page's sources are served.
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Answer 404 for explorer.wasm, so that the page uses the /api fallback.
+    #[arg(long)]
     no_wasm: bool,
 }
 
-fn parse_flags(args: impl Iterator<Item = String>) -> Result<Options, FlagError> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let mut options = Options { port: 8000, dir: root.join("target/explorer"), no_wasm: false };
-    let mut args = args.peekable();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--port" => {
-                let value = args.next().ok_or(FlagError::MissingValue("--port"))?;
-                options.port = value.parse().ok().filter(|&p| p != 0).ok_or(FlagError::BadPort(value))?;
-            }
-            "--dir" => options.dir = PathBuf::from(args.next().ok_or(FlagError::MissingValue("--dir"))?),
-            "--no-wasm" => options.no_wasm = true,
-            other => return Err(FlagError::Unknown(other.to_string())),
+impl Options {
+    /// The directory to serve: `--dir` (or the default) if it holds a page, else `web/`.
+    fn page_dir(&self) -> PathBuf {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let dir = self.dir.clone().unwrap_or_else(|| root.join("target/explorer"));
+        if dir.join("index.html").is_file() {
+            dir
+        } else {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("web")
         }
     }
-    if !options.dir.join("index.html").is_file() {
-        options.dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
-    }
-    Ok(options)
 }
 
 fn main() {
-    let options = parse_flags(std::env::args().skip(1)).unwrap_or_else(|error| {
-        eprintln!("serve: {error}\nusage: cargo run -p wengert-explorer --example serve -- [--port N] [--dir DIR] [--no-wasm]");
-        std::process::exit(2);
-    });
+    let options = Options::parse();
+    let dir = options.page_dir();
     let listener = TcpListener::bind(("127.0.0.1", options.port)).unwrap_or_else(|error| {
         eprintln!("serve: cannot listen on 127.0.0.1:{}: {error}", options.port);
         std::process::exit(1);
     });
-    println!("serving {} at http://127.0.0.1:{}/", options.dir.display(), options.port);
-    let options = std::sync::Arc::new(options);
+    println!("serving {} at http://127.0.0.1:{}/", dir.display(), options.port);
+    let page = std::sync::Arc::new((dir, options.no_wasm));
     for stream in listener.incoming().flatten() {
-        let options = options.clone();
+        let page = page.clone();
         std::thread::spawn(move || {
-            if let Err(error) = serve(stream, &options) {
+            if let Err(error) = serve(stream, &page.0, page.1) {
                 eprintln!("serve: {error}");
             }
         });
@@ -84,11 +66,12 @@ fn main() {
 }
 
 /// One request: `POST /api` to the engine, `GET` to a file of the page.
-fn serve(stream: TcpStream, options: &Options) -> std::io::Result<()> {
+fn serve(stream: TcpStream, dir: &Path, no_wasm: bool) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut request_line = String::new();
     reader.read_line(&mut request_line)?;
-    let mut content_length = 0usize;
+    // None for a Content-Length that is not a number: answered 400, not read as empty.
+    let mut content_length = Some(0usize);
     loop {
         let mut header = String::new();
         if reader.read_line(&mut header)? == 0 || header.trim().is_empty() {
@@ -97,7 +80,7 @@ fn serve(stream: TcpStream, options: &Options) -> std::io::Result<()> {
         if let Some((name, value)) = header.split_once(':')
             && name.trim().eq_ignore_ascii_case("content-length")
         {
-            content_length = value.trim().parse().unwrap_or(0);
+            content_length = value.trim().parse().ok();
         }
     }
     let mut parts = request_line.split_whitespace();
@@ -106,6 +89,9 @@ fn serve(stream: TcpStream, options: &Options) -> std::io::Result<()> {
     let mut stream = stream;
     match (method, path) {
         ("POST", "/api") => {
+            let Some(content_length) = content_length else {
+                return respond(&mut stream, "400 Bad Request", "text/plain", b"Content-Length is not a number");
+            };
             if content_length > MAX_BODY {
                 return respond(&mut stream, "413 Payload Too Large", "text/plain", b"request too large");
             }
@@ -117,13 +103,11 @@ fn serve(stream: TcpStream, options: &Options) -> std::io::Result<()> {
                 Err(_) => respond(&mut stream, "500 Internal Server Error", "text/plain", b"the engine panicked"),
             }
         }
-        ("GET" | "HEAD", _) => match file_for(&options.dir, path) {
-            Some(file) if !(options.no_wasm && file.extension().is_some_and(|e| e == "wasm")) => {
-                match std::fs::read(&file) {
-                    Ok(bytes) => respond(&mut stream, "200 OK", content_type(&file), &bytes),
-                    Err(_) => respond(&mut stream, "404 Not Found", "text/plain", b"not found"),
-                }
-            }
+        ("GET" | "HEAD", _) => match file_for(dir, path) {
+            Some(file) if !(no_wasm && file.extension().is_some_and(|e| e == "wasm")) => match std::fs::read(&file) {
+                Ok(bytes) => respond(&mut stream, "200 OK", content_type(&file), &bytes),
+                Err(_) => respond(&mut stream, "404 Not Found", "text/plain", b"not found"),
+            },
             _ => respond(&mut stream, "404 Not Found", "text/plain", b"not found"),
         },
         _ => {
@@ -168,17 +152,27 @@ fn respond(stream: &mut TcpStream, status: &str, content_type: &str, body: &[u8]
 mod tests {
     use super::*;
 
-    fn flags(args: &[&str]) -> Result<Options, FlagError> {
-        parse_flags(args.iter().map(|s| s.to_string()))
+    use clap::error::ErrorKind;
+
+    fn flags(args: &[&str]) -> Result<Options, clap::Error> {
+        Options::try_parse_from(std::iter::once("serve").chain(args.iter().copied()))
     }
 
     #[test]
-    fn bad_flags_are_typed_errors() {
-        assert_eq!(flags(&["--port", "eighty"]).err(), Some(FlagError::BadPort("eighty".into())));
-        assert_eq!(flags(&["--port", "0"]).err(), Some(FlagError::BadPort("0".into())));
-        assert_eq!(flags(&["--port"]).err(), Some(FlagError::MissingValue("--port")));
-        assert_eq!(flags(&["--colour"]).err(), Some(FlagError::Unknown("--colour".into())));
-        assert_eq!(flags(&["--port", "8123", "--no-wasm"]).map(|o| (o.port, o.no_wasm)).ok(), Some((8123, true)));
+    fn bad_flags_are_errors_naming_the_flag() {
+        for (args, kind) in [
+            (&["--port", "eighty"][..], ErrorKind::ValueValidation),
+            (&["--port", "0"], ErrorKind::ValueValidation),
+            (&["--port", "70000"], ErrorKind::ValueValidation),
+            (&["--port"], ErrorKind::InvalidValue),
+            (&["--colour"], ErrorKind::UnknownArgument),
+        ] {
+            let error = flags(args).expect_err("a bad command line");
+            assert_eq!(error.kind(), kind, "{args:?}");
+            assert!(error.to_string().contains(args[0]), "{args:?}: {error}");
+        }
+        let options = flags(&["--port", "8123", "--no-wasm"]).expect("a good command line");
+        assert_eq!((options.port, options.no_wasm), (8123, true));
     }
 
     #[test]

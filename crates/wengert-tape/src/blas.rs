@@ -27,13 +27,13 @@ pub(crate) const NAME: &str = "blis";
 // Linking the library here also resolves cblas-sys's declarations, which name no library.
 #[cfg(feature = "openblas")]
 #[link(name = "openblas")]
-extern "C" {
+unsafe extern "C" {
     fn openblas_set_num_threads(num_threads: c_int);
 }
 
 #[cfg(all(feature = "blis", not(feature = "openblas")))]
 #[link(name = "blis")]
-extern "C" {
+unsafe extern "C" {
     // `dim_t` is BLIS's 64-bit integer on 64-bit targets (Debian's build leaves the size to
     // BLIS, which picks 64 there); the BLAS and CBLAS integers stay 32-bit (`c_int`).
     fn bli_thread_set_num_threads(n_threads: i64);

@@ -2,13 +2,11 @@
 //! link instead of one per file keeps `cargo test` and CI quick.
 
 mod anomaly;
-mod backprop_equations;
 mod closed_forms;
 mod conv;
 mod custom_ops;
 mod dot_parses;
 mod finite_differences;
-mod gemm_backends;
 mod inspect;
 mod layout;
 mod nd;

@@ -1,5 +1,5 @@
 //! Byte-mutation fuzzing of the parsers of outside input, shared by the bounded tests
-//! (`tests/fuzz_*.rs` here, `tests/fuzz_flags.rs` in the facade package) and the soak
+//! (`tests/suite/fuzz_*.rs` here, `tests/suite/fuzz_flags.rs` in the facade package) and the soak
 //! (`examples/fuzz.rs` in the facade package): a seeded generator, the mutators, a global
 //! allocator that records each thread's largest single allocation, and a runner that turns
 //! one mutated input into an outcome.

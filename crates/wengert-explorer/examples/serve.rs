@@ -10,7 +10,7 @@
 //! per connection, loopback only.
 
 use clap::Parser;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Component, Path, PathBuf};
 
@@ -58,8 +58,11 @@ fn main() {
     for stream in listener.incoming().flatten() {
         let page = page.clone();
         std::thread::spawn(move || {
-            if let Err(error) = serve(stream, &page.0, page.1) {
-                eprintln!("serve: {error}");
+            match serve(stream, &page.0, page.1) {
+                // The browser closed the connection first (a reload, a cancelled fetch).
+                Err(error) if matches!(error.kind(), ErrorKind::BrokenPipe | ErrorKind::ConnectionReset) => {}
+                Err(error) => eprintln!("serve: {error}"),
+                Ok(()) => {}
             }
         });
     }

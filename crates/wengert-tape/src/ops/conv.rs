@@ -103,7 +103,7 @@ impl Geometry {
     #[track_caller]
     fn new(op: &str, x: Shape, o: usize, kernel: Size2, stride: Size2, padding: Size2) -> Geometry {
         check_shapes(x.rank() == 4, op, || format!("input {x} is not a batch of images [n x c x h x w]"));
-        let [n, c, h, w] = [0, 1, 2, 3].map(|a| x.dim(a));
+        let (h, w) = (x.dim(2), x.dim(3));
         check_shapes(kernel.0 > 0 && kernel.1 > 0 && stride.0 > 0 && stride.1 > 0, op, || {
             format!("kernel {kernel:?} and stride {stride:?} must be positive (input {x})")
         });
@@ -111,15 +111,19 @@ impl Geometry {
         check_shapes(kernel.0 <= h + 2 * ph && kernel.1 <= w + 2 * pw, op, || {
             format!("kernel {kernel:?} is larger than the input {x} padded by {padding:?}")
         });
-        let (oh, ow) = ((h + 2 * ph - kernel.0) / stride.0 + 1, (w + 2 * pw - kernel.1) / stride.1 + 1);
-        Geometry { n, c, h, w, o, kh: kernel.0, kw: kernel.1, sh: stride.0, sw: stride.1, ph, pw, oh, ow }
+        Geometry::from_sizes(x, o, [kernel.0, kernel.1, stride.0, stride.1, ph, pw])
     }
 
     /// The geometry stored after a node's value, with the input's shape and `o`.
     fn stored<T: Real>(x: Shape, o: usize, numbers: &[T]) -> Geometry {
         let k = |i: usize| numbers[i].to_usize().expect("a stored size is a small whole number");
+        Geometry::from_sizes(x, o, [k(0), k(1), k(2), k(3), k(4), k(5)])
+    }
+
+    /// The geometry of input `x` (rank 4), `o` output channels and `[kh, kw, sh, sw, ph, pw]`,
+    /// unchecked ([`Geometry::new`] checks).
+    fn from_sizes(x: Shape, o: usize, [kh, kw, sh, sw, ph, pw]: [usize; GEOMETRY]) -> Geometry {
         let (n, c, h, w) = (x.dim(0), x.dim(1), x.dim(2), x.dim(3));
-        let (kh, kw, sh, sw, ph, pw) = (k(0), k(1), k(2), k(3), k(4), k(5));
         let (oh, ow) = ((h + 2 * ph - kh) / sh + 1, (w + 2 * pw - kw) / sw + 1);
         Geometry { n, c, h, w, o, kh, kw, sh, sw, ph, pw, oh, ow }
     }

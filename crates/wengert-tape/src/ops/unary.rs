@@ -238,9 +238,9 @@ pub(crate) fn unary<'t, T: Real>(op: Unary, constants: &[T], x: Var<'t, T>) -> V
 
 /// The backward rule of a one-element elementwise node (of this family, an activation or a
 /// binary op): adds `upstream x partial` into each input's adjoint, the partials read from
-/// where [`crate::Tape::record_scalar`] kept them, right before the value (every node of these
-/// families whose shape [`crate::Shape::is_one_by_one`] is recorded there), and marks the inputs with an adjoint as
-/// reached. The scalar tape's hot path: no dispatch on the op, no read of an input's value.
+/// where [`crate::Tape::record_scalar`] kept them, right before the value (every node of
+/// these families whose shape [`crate::Shape::is_one_by_one`] is recorded there), and marks
+/// the inputs with an adjoint as reached. The scalar tape's hot path: no dispatch on the op, no read of an input's value.
 /// The partials come from the same rules as the tensor path (`df`, `partials`). Returns
 /// false, doing nothing, for any other node.
 #[inline(always)]

@@ -2,7 +2,8 @@
 # Races the benchmark of two commits side by side: builds wengert-bench at BASE and at NEW
 # (each in its own git worktree and target directory), then runs the two binaries
 # alternately, ROUNDS times each, with the flags given after `--`, and prints each
-# workload's median over the rounds (tape, hand, tape / hand) for both.
+# workload's median over the rounds for both: tape, hand and tape / hand, or, for `--only train`,
+# 1 worker, 2 workers and the speed-up.
 #
 #   crates/wengert-bench/scripts/race.sh BASE NEW ROUNDS -- --only chain,rosen,mlp --size S,M --steps 150
 #
@@ -41,14 +42,17 @@ import collections, statistics, sys
 runs = collections.defaultdict(list)
 for line in open(sys.argv[1]):
     fields = dict(part.split("=", 1) for part in line.split() if "=" in part)
-    workload = (fields["kind"], fields.get("size", fields.get("n", "")))
+    workload = tuple(fields[key] for key in ("kind", "size", "n", "batch", "optimizer") if key in fields)
     runs[(fields["bin"], workload, fields["impl"])].append(float(fields["median_ms"]))
+# Each workload's ratio: the tape against the hand-written step, or 1 worker against 2.
+pairs = (("wengert", "hand", "tape", "hand", "tape/hand"), ("workers1", "workers2", "1w", "2w", "speed-up 1w/2w"))
 for workload in sorted({key[1] for key in runs}):
     cells = []
     for name in ("base", "new"):
-        tape, hand = runs.get((name, workload, "wengert")), runs.get((name, workload, "hand"))
-        if tape and hand:
-            t, h = statistics.median(tape), statistics.median(hand)
-            cells.append(f"{name}: tape {t:.4f} ms, hand {h:.4f} ms, tape/hand {t / h:.3f}")
+        for first, second, a, b, ratio in pairs:
+            x, y = runs.get((name, workload, first)), runs.get((name, workload, second))
+            if x and y:
+                t, h = statistics.median(x), statistics.median(y)
+                cells.append(f"{name}: {a} {t:.4f} ms, {b} {h:.4f} ms, {ratio} {t / h:.3f}")
     print(" ".join(workload), "|", " | ".join(cells))
 PY

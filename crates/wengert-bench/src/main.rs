@@ -12,7 +12,6 @@ use std::process::ExitCode;
 use wengert_bench::contenders::{self, Contender, Contenders};
 use wengert_bench::stats::{Samples, Summary};
 use wengert_bench::{cnn, conv, gemm_race, hvp, init, mlp, train};
-use wengert_nn::optim::Sgd;
 use wengert_nn::parallel::with_workers;
 use wengert_nn::Dropout;
 
@@ -184,27 +183,28 @@ fn main() -> ExitCode {
 /// Worker counts of the data-parallel rows.
 const TRAIN_WORKERS: [usize; 2] = [1, 2];
 
-/// The data-parallel train step of MLP-S and MLP-M at batch 128 on 1 and 2 workers,
-/// interleaved step by step. While the 2-worker pool is alive every product runs on its
-/// calling thread (`with_workers`), so both rows run a serial GEMM, whatever `--threads` says.
+/// The data-parallel train steps of `train::CONFIGS` on 1 and 2 workers, interleaved step
+/// by step. While the 2-worker pool is alive every product runs on its calling thread
+/// (`with_workers`), so both rows run a serial GEMM, whatever `--threads` says.
 fn train_rows(args: &Args) {
     println!(
         "\n{:<34} {:>10} {:>10} {:>10} {:>10} {:>10} {:>7}  loss first -> last (1 worker, 2 workers)",
         "data-parallel train step", "1w med", "1w min", "2w med", "2w min", "2w max", "speed-up"
     );
     let no_dropout = Dropout::new(0.0, 0).expect("valid p");
-    for size in [Size::S, Size::M].into_iter().filter(|s| args.size.contains(s)) {
-        let name = format!("{size:?}");
-        let batch = train::batch(&name);
-        let (mut one_model, mut two_model) = (train::model(&name), train::model(&name));
-        let (mut one_sgd, mut two_sgd) = (Sgd::new(0.01), Sgd::new(0.01));
+    let sizes = |config: &train::Config| if config.size == "S" { Size::S } else { Size::M };
+    for config in train::CONFIGS.iter().filter(|c| args.size.contains(&sizes(c))) {
+        let name = config.size;
+        let batch = train::batch_of(name, config.batch);
+        let (mut one_model, mut two_model) = (train::model(name), train::model(name));
+        let (mut one_optimizer, mut two_optimizer) = (config.optimizer(), config.optimizer());
         let runs = with_workers(TRAIN_WORKERS[0], &mut one_model, &no_dropout, |one| {
             with_workers(TRAIN_WORKERS[1], &mut two_model, &no_dropout, |two| {
                 race(args, 2, |i| {
                     f64::from(if i == 0 {
-                        train::step(one, &mut one_sgd, &batch)
+                        train::step(one, one_optimizer.as_mut(), &batch)
                     } else {
-                        train::step(two, &mut two_sgd, &batch)
+                        train::step(two, two_optimizer.as_mut(), &batch)
                     })
                 })
             })
@@ -213,7 +213,7 @@ fn train_rows(args: &Args) {
         let (o, t) = (one.summary, two.summary);
         println!(
             "{:<34} {:>10.4} {:>10.4} {:>10.4} {:>10.4} {:>10.4} {:>7.3}  {:.6e} -> {:.6e}, {:.6e} -> {:.6e}",
-            train::describe(&name),
+            config.describe(),
             o.median,
             o.min,
             t.median,
@@ -230,7 +230,7 @@ fn train_rows(args: &Args) {
                 args,
                 "train",
                 &format!("workers{workers}"),
-                &format!("size={name} batch={}", train::BATCH),
+                &format!("size={name} batch={} optimizer={}", config.batch, if config.adam { "adam" } else { "sgd" }),
                 run,
             );
         }

@@ -14,7 +14,9 @@
 //!
 //! wengert-nn's data-parallel step is counted too, with 1 and 2 workers: the worker thread
 //! is parked on a barrier between steps and reads the batch from buffers sized at the first
-//! step, so its allocations (its tape, its GEMM workspace) are all in the warm-up.
+//! step, so its allocations (its tape, its GEMM workspace) are all in the warm-up. MLP-M
+//! and the CNN are large enough for the sum and the update to be split over the two
+//! workers (the CNN with Adam), so those phases are counted too.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;

@@ -118,15 +118,9 @@ impl FlatGradient {
         self.data.copy_from_slice(&other.data);
     }
 
-    /// Sets `self` to `a + b` (all three of the same layout) in one pass: the first add
-    /// of a sum without first copying `a`.
-    #[track_caller]
-    pub(crate) fn set_sum(&mut self, a: &FlatGradient, b: &FlatGradient) {
-        self.check_layout("FlatGradient::set_sum", a);
-        self.check_layout("FlatGradient::set_sum", b);
-        for ((total, &x), &y) in self.data.iter_mut().zip(&a.data).zip(&b.data) {
-            *total = x + y;
-        }
+    /// Where each parameter starts, and the end.
+    pub(crate) fn offsets(&self) -> &[usize] {
+        &self.offsets
     }
 
     #[track_caller]

@@ -16,6 +16,7 @@
 mod gradient;
 mod pool;
 mod shard;
+mod split;
 
 pub use gradient::{FlatGradient, StepStats};
 pub use pool::{with_workers, Workers};

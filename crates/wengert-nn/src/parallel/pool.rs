@@ -1,15 +1,17 @@
 //! The worker threads: started once by [`with_workers`], parked on a barrier between
-//! steps, each computing its shard into its own preallocated [`FlatGradient`].
+//! steps, each computing its shard into its own preallocated [`FlatGradient`]; then, for a
+//! model large enough, each summing its stretch of the shards' gradients and updating its
+//! stretch of the parameters.
 
 use super::shard::{ShardState, StepInput};
+use super::split::{stretch, SharedMut, SharedRef, PARALLEL_MIN_ELEMENTS};
 use super::{FlatGradient, StepStats};
 use crate::optim::{clip_scale, Optimizer};
 use crate::{Dropout, Model};
 use std::any::Any;
 use std::ops::Deref;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Barrier, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{Barrier, Mutex, PoisonError, RwLock};
 
 /// One worker's output for the current step.
 struct Slot {
@@ -19,19 +21,38 @@ struct Slot {
     panic: Option<Box<dyn Any + Send>>,
 }
 
+/// What the workers do once they pass the `start` barrier.
+#[derive(Clone, Copy)]
+enum Phase {
+    /// Compute their shard of the batch.
+    Shard,
+    /// Call a closure the calling thread lends them, with their index.
+    Task(Lent),
+    /// Return.
+    Stop,
+}
+
+/// A closure lent to the workers for one phase ([`Shared::broadcast`]), its lifetime erased.
+#[derive(Clone, Copy)]
+struct Lent(*const (dyn Fn(usize) + Sync + 'static));
+
+// SAFETY: the closure is `Sync`, so calling it from another thread through a shared
+// reference is sound; `broadcast` keeps it alive while any worker can call it.
+unsafe impl Send for Lent {}
+
 /// What the calling thread and the workers share. The barriers order every access: the
-/// caller writes `input` and `model` only while the workers are parked, so the locks are
-/// never contended; they are there to let the borrows cross threads.
+/// caller writes `input`, `model` and `phase` only while the workers are parked, so the locks
+/// are never contended; they are there to let the borrows cross threads.
 struct Shared<'m, M> {
     workers: usize,
     model: RwLock<&'m mut M>,
     input: RwLock<StepInput>,
     slots: Vec<Mutex<Slot>>,
-    /// Every worker and the caller meet here before a step (or to stop)...
+    /// Every worker and the caller meet here before a phase (or to stop)...
     start: Barrier,
     /// ...and here after it.
     done: Barrier,
-    stop: AtomicBool,
+    phase: Mutex<Phase>,
 }
 
 impl<M: Model<f32>> Shared<'_, M> {
@@ -47,16 +68,53 @@ impl<M: Model<f32>> Shared<'_, M> {
         }
     }
 
-    /// A worker's life: park, compute a shard, park, until told to stop.
+    /// A worker's life: park, compute a shard or run a lent task, park, until told to stop.
     fn worker_loop(&self, index: usize, dropout: Dropout<f32>) {
         let mut state = ShardState::new(dropout);
         loop {
             self.start.wait();
-            if self.stop.load(Ordering::Acquire) {
-                return;
+            match *self.phase.lock().unwrap_or_else(PoisonError::into_inner) {
+                Phase::Stop => return,
+                Phase::Shard => self.run_shard(index, &mut state),
+                Phase::Task(lent) => {
+                    // SAFETY: `broadcast` keeps the closure alive until every worker has
+                    // passed the `done` meeting below.
+                    let task = unsafe { &*lent.0 };
+                    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| task(index))) {
+                        self.slots[index].lock().unwrap_or_else(PoisonError::into_inner).panic = Some(payload);
+                    }
+                }
             }
-            self.run_shard(index, &mut state);
             self.done.wait();
+        }
+    }
+}
+
+impl<M> Shared<'_, M> {
+    /// Runs `task(worker)` on every worker at once, the calling thread as worker 0, and
+    /// returns when all have finished; a panic of any of them is raised here afterwards.
+    fn broadcast(&self, task: &(dyn Fn(usize) + Sync)) {
+        // SAFETY: only the lifetime changes. The workers call the task between the two
+        // meetings below, and this function neither returns nor unwinds before the second
+        // (the caller's own call is caught), so the task outlives every call.
+        let lent = unsafe { std::mem::transmute::<&(dyn Fn(usize) + Sync), &'static (dyn Fn(usize) + Sync)>(task) };
+        *self.phase.lock().unwrap_or_else(PoisonError::into_inner) = Phase::Task(Lent(lent));
+        self.start.wait();
+        let own = catch_unwind(AssertUnwindSafe(|| task(0)));
+        self.done.wait();
+        *self.phase.lock().unwrap_or_else(PoisonError::into_inner) = Phase::Shard;
+        if let Err(payload) = own {
+            resume_unwind(payload);
+        }
+        self.raise_worker_panic();
+    }
+
+    /// Raises the first panic a worker caught, if any.
+    fn raise_worker_panic(&self) {
+        for slot in &self.slots {
+            if let Some(payload) = slot.lock().unwrap_or_else(PoisonError::into_inner).panic.take() {
+                resume_unwind(payload);
+            }
         }
     }
 }
@@ -69,7 +127,7 @@ struct Release<'a, 'm, M>(&'a Shared<'m, M>);
 impl<M> Drop for Release<'_, '_, M> {
     fn drop(&mut self) {
         if self.0.workers > 1 {
-            self.0.stop.store(true, Ordering::Release);
+            *self.0.phase.lock().unwrap_or_else(PoisonError::into_inner) = Phase::Stop;
             self.0.start.wait();
         }
     }
@@ -136,6 +194,13 @@ pub struct Workers<'a, 'm, M> {
     state: ShardState,
     /// The sum of the shards' gradients.
     total: FlatGradient,
+    /// Each parameter's length, in order.
+    lengths: Vec<usize>,
+    /// Views lent to the workers for one phase, made anew each step in buffers sized
+    /// once: the non-empty shards' gradients, the parameters, the optimiser's state.
+    sources: Vec<SharedRef<f32>>,
+    parameters: Vec<SharedMut<f32>>,
+    state_buffers: [Vec<SharedMut<f32>>; 2],
 }
 
 impl<M: Model<f32>> Workers<'_, '_, M> {
@@ -183,30 +248,41 @@ impl<M: Model<f32>> Workers<'_, '_, M> {
         if shared.workers > 1 {
             shared.done.wait();
         }
-        // The fixed order of the sum, ((g0 + g1) + g2) + ...; an empty shard adds nothing.
-        // The first two non-empty shards are added in one pass, without copying the first.
+        shared.raise_worker_panic();
         let mut stats = StepStats::default();
-        let mut first: Option<MutexGuard<'_, Slot>> = None;
+        self.sources.clear();
         for slot in &shared.slots {
-            let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(payload) = slot.panic.take() {
-                resume_unwind(payload);
-            }
-            if slot.stats.rows == 0 {
-                continue;
-            }
-            let summed_before = stats.rows > 0 && first.is_none();
-            stats += slot.stats;
-            match first.take() {
-                Some(earlier) => self.total.set_sum(&earlier.gradient, &slot.gradient),
-                None if summed_before => self.total += &slot.gradient,
-                None => first = Some(slot),
+            let slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
+            if slot.stats.rows > 0 {
+                stats += slot.stats;
+                self.sources.push(SharedRef::new(slot.gradient.as_slice()));
             }
         }
-        if let Some(only) = first {
-            self.total.copy_from(&only.gradient);
+        // Each element is summed in the same fixed order, ((g0 + g1) + g2) + ..., whichever
+        // thread sums it; an empty shard adds nothing.
+        let (total, sources) = (SharedMut::new(self.total.as_mut_slice()), &self.sources);
+        let sum_stretch = |workers: usize, worker: usize| {
+            let range = stretch(total.len(), workers, worker);
+            // SAFETY: the workers' stretches are disjoint (`stretch`), the total and the
+            // shards' buffers outlive this call, and no shard is computed (written) while
+            // the workers sum: they run one phase at a time.
+            let out = unsafe { total.stretch(range.clone()) };
+            let mut sources = sources.iter().map(|source| unsafe { source.stretch(range.clone()) });
+            sum_into(out, &mut sources);
+        };
+        if self.parallel() {
+            let workers = shared.workers;
+            shared.broadcast(&|worker| sum_stretch(workers, worker));
+        } else {
+            sum_stretch(1, 0);
         }
         stats
+    }
+
+    /// Whether the sum and the update are split over the workers: with more than one, for
+    /// a model of at least [`PARALLEL_MIN_ELEMENTS`] parameters.
+    fn parallel(&self) -> bool {
+        self.shared.workers > 1 && self.total.len() >= PARALLEL_MIN_ELEMENTS
     }
 
     /// The summed gradient of the last [`Workers::gradient`].
@@ -222,14 +298,51 @@ impl<M: Model<f32>> Workers<'_, '_, M> {
 
     /// One optimiser step from the flat gradient: its global norm clipped to `clip_norm`
     /// if set ([`clip_scale`]), then [`Optimizer::begin_step`] and one
-    /// [`Optimizer::update`] per parameter in order.
+    /// [`Optimizer::update`] per parameter in order. An elementwise optimiser
+    /// ([`Optimizer::elementwise_step`]) updating a model of 16,384 parameters or more is
+    /// split instead: each worker updates its stretch of the parameters, with the same
+    /// result to the bit.
     pub fn apply(&mut self, optimizer: &mut dyn Optimizer<f32>, clip_norm: Option<f32>) {
         let scale = clip_norm.map_or(1.0, |max_norm| clip_scale(self.total.parameters(), max_norm));
         let mut model = self.shared.model.write().unwrap_or_else(PoisonError::into_inner);
         optimizer.begin_step();
-        for (index, parameter) in model.parameters_mut().enumerate() {
-            optimizer.update(index, parameter.data_mut(), self.total.parameter(index), scale);
+        let split = if self.parallel() { optimizer.elementwise_step(&self.lengths) } else { None };
+        let Some(step) = split else {
+            for (index, parameter) in model.parameters_mut().enumerate() {
+                optimizer.update(index, parameter.data_mut(), self.total.parameter(index), scale);
+            }
+            return;
+        };
+        self.parameters.clear();
+        self.parameters.extend(model.parameters_mut().map(|parameter| SharedMut::new(parameter.data_mut())));
+        for (views, buffers) in self.state_buffers.iter_mut().zip(step.buffers) {
+            views.clear();
+            views.extend(buffers.iter_mut().map(|buffer| SharedMut::new(buffer)));
         }
+        let (total, offsets, rule) = (self.total.as_slice(), self.total.offsets(), step.rule);
+        let (parameters, [first_state, second_state]) = (&self.parameters, &self.state_buffers);
+        let workers = self.shared.workers;
+        self.shared.broadcast(&|worker| {
+            let range = stretch(total.len(), workers, worker);
+            for (index, parameter) in parameters.iter().enumerate() {
+                let (start, end) = (range.start.max(offsets[index]), range.end.min(offsets[index + 1]));
+                if start >= end {
+                    continue;
+                }
+                let local = start - offsets[index]..end - offsets[index];
+                // SAFETY: the workers' stretches of the flat space are disjoint
+                // (`stretch`), so are their parts of each parameter and state buffer; the
+                // model is write-locked and the optimiser borrowed for the whole phase.
+                let (parameter, first, second) = unsafe {
+                    (
+                        parameter.stretch(local.clone()),
+                        state(first_state, index, &local),
+                        state(second_state, index, &local),
+                    )
+                };
+                rule.apply(parameter, &total[start..end], scale, [first, second]);
+            }
+        });
     }
 
     /// The model, to read (evaluate, checkpoint) between steps.
@@ -311,7 +424,7 @@ pub fn with_workers<M: Model<f32> + Send + Sync, R>(
         slots,
         start: Barrier::new(workers),
         done: Barrier::new(workers),
-        stop: AtomicBool::new(false),
+        phase: Mutex::new(Phase::Shard),
     };
     std::thread::scope(|scope| {
         for index in 1..workers {
@@ -322,7 +435,52 @@ pub fn with_workers<M: Model<f32> + Send + Sync, R>(
                 .unwrap_or_else(|error| panic!("with_workers: cannot start worker {index}: {error}"));
         }
         let release = Release(&shared);
-        let mut handle = Workers { shared: release.0, state: ShardState::new(dropout.clone()), total };
+        let parameters = total.parameter_count();
+        let mut handle = Workers {
+            shared: release.0,
+            state: ShardState::new(dropout.clone()),
+            lengths: total.parameters().map(<[f32]>::len).collect(),
+            total,
+            sources: Vec::with_capacity(workers),
+            parameters: Vec::with_capacity(parameters),
+            state_buffers: [Vec::with_capacity(parameters), Vec::with_capacity(parameters)],
+        };
         body(&mut handle)
     })
+}
+
+/// Sets `out` to the sum of `sources` (each as long), added in order: `a`, `a + b`,
+/// `(a + b) + c`, ... (the first two in one pass, without copying the first).
+fn sum_into<'s>(out: &mut [f32], sources: &mut impl Iterator<Item = &'s [f32]>) {
+    let Some(first) = sources.next() else {
+        return;
+    };
+    match sources.next() {
+        None => out.copy_from_slice(first),
+        Some(second) => {
+            for ((total, &a), &b) in out.iter_mut().zip(first).zip(second) {
+                *total = a + b;
+            }
+        }
+    }
+    for source in sources {
+        for (total, &g) in out.iter_mut().zip(source) {
+            *total += g;
+        }
+    }
+}
+
+/// The stretch `local` of state buffer `index` in `views`, or an empty slice if the
+/// optimiser keeps no such buffer.
+///
+/// # Safety
+///
+/// As [`SharedMut::stretch`].
+#[expect(clippy::mut_from_ref, reason = "the stretch comes from a raw pointer; the contract makes it unique")]
+unsafe fn state<'v>(views: &'v [SharedMut<f32>], index: usize, local: &std::ops::Range<usize>) -> &'v mut [f32] {
+    match views.get(index) {
+        // SAFETY: the caller's.
+        Some(view) => unsafe { view.stretch(local.clone()) },
+        None => &mut [],
+    }
 }

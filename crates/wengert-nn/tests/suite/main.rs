@@ -16,6 +16,7 @@ mod mlp_file;
 mod norm_embedding;
 mod optim;
 mod parallel;
+mod parallel_split;
 mod restore;
 mod resume;
 mod sequential;

@@ -463,15 +463,7 @@ impl Run<'_> {
             &config,
             first_epoch,
             |metrics, model, optimizer| {
-                println!(
-                "epoch {:>3}/{epochs}: train loss {:.4}, accuracy {:.4} | test loss {:.4}, accuracy {:.4} | {:.2} s",
-                metrics.epoch,
-                metrics.train_loss,
-                metrics.train_accuracy,
-                metrics.test_loss,
-                metrics.test_accuracy,
-                metrics.seconds
-            );
+                println!("{}", epoch_line(metrics, epochs));
                 history.push(*metrics);
                 if save_error.is_none() {
                     let saved = save_checkpoint(&checkpoint_path, model, optimizer, format, metrics.epoch, settings)
@@ -496,4 +488,17 @@ impl Run<'_> {
         println!("trained in {:.2} s ({training:.2} s in the training loop)", self.started.elapsed().as_secs_f64());
         Ok(last.test_accuracy)
     }
+}
+
+/// The line a trainer prints after each epoch: `epoch   3/10: train loss 0.1234, ...`.
+pub fn epoch_line(metrics: &EpochMetrics, epochs: usize) -> String {
+    format!(
+        "epoch {:>3}/{epochs}: train loss {:.4}, accuracy {:.4} | test loss {:.4}, accuracy {:.4} | {:.2} s",
+        metrics.epoch,
+        metrics.train_loss,
+        metrics.train_accuracy,
+        metrics.test_loss,
+        metrics.test_accuracy,
+        metrics.seconds
+    )
 }

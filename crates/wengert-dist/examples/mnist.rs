@@ -174,15 +174,7 @@ fn run(dist: &Dist, args: &Args) -> Result<f32, Box<dyn Error>> {
         metadata.push(("epoch", metrics.epoch.to_string()));
         save_on_root(dist, &checkpoint_path, model, optimizer, &metadata)?;
         if dist.is_root() {
-            println!(
-                "epoch {:>3}/{epochs}: train loss {:.4}, accuracy {:.4} | test loss {:.4}, accuracy {:.4} | {:.2} s",
-                metrics.epoch,
-                metrics.train_loss,
-                metrics.train_accuracy,
-                metrics.test_loss,
-                metrics.test_accuracy,
-                metrics.seconds
-            );
+            println!("{}", common::epoch_line(metrics, epochs));
             history.push(*metrics);
             if metrics_error.is_none() {
                 metrics_error = common::plot::write_metrics(&metrics_path, &history).err();
